@@ -56,7 +56,8 @@ def code_for_language(source, lang):
         elif match["lang"] == lang:
             code, text = match["code"], match["text"]
             if not code.strip():
-                kept.append(f"{code}# {text}".rstrip())
+                indent = line[: len(line) - len(line.lstrip())]
+                kept.append(f"{indent}# {text}".rstrip())
             else:
                 kept.append(f"{code}  # {text}" if text else code)
     return "\n".join(kept)
