@@ -60,9 +60,12 @@ def _sum_fix(dims, keepdim=True):
 def shape_hints(got, want, name):
     """Why a gradient may have shape `got` instead of `want`: the usual broadcasting mistakes."""
     got, want = tuple(got), tuple(want)
-    if len(want) == 2 and got == want[::-1] and got != want:
-        return [say("hint_transposed")]
     ones = [i for i, d in enumerate(want) if d == 1]
+    if len(want) == 2 and got == want[::-1] and got != want:
+        if ones:  # [1, 3] for [3, 1]: more often a sum over the wrong dim than a missing .T
+            return [say("hint_wrong_dim", want=_shape(want), dims=_where(ones)[1:-1], fix=_sum_fix(ones)),
+                    say("hint_transposed")]
+        return [say("hint_transposed")]
     if [d for d in got if d != 1] == [d for d in want if d != 1] and ones:
         return [say("hint_keepdim", fix=_sum_fix(ones))]
     try:
@@ -126,9 +129,11 @@ def check(name, dt, t):
     if ref is None:
         return Verdict("wrong", lines=[say("no_grad", name=name)], carry=dt)
     autograd = ref.detach().clone()
-    dname = f"d{name}" if name.isidentifier() else name
+    dname = f"d{name}" if name.isidentifier() else say("your_answer")
     if dt is None or dt is Ellipsis:
         return Verdict("todo", lines=[say("todo_line", dname=dname)], carry=autograd)
+    if isinstance(dt, Gradient) and dt.from_autograd:
+        return Verdict("todo", lines=[say("still_autograd", dname=dname)], carry=autograd)
     wrong = lambda *lines: Verdict("wrong", lines=list(lines) + [say("carry_on_autograd")], carry=autograd)
     if not isinstance(dt, torch.Tensor):
         kind, hint = _kind(dt)
@@ -170,6 +175,8 @@ class Gradient(torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
             return func(*args, **(kwargs or {}))
 
+    from_autograd = False  # True when cmp handed back autograd's gradient, not the learner's
+
     def _ipython_display_(self):
         pass
 
@@ -193,5 +200,7 @@ def cmp(name, dt, t, strict=None):
     if (strict_mode() if strict is None else strict) and verdict.status != "done":
         raise AssertionError(say("strict", name=name))
     if isinstance(verdict.carry, torch.Tensor):
-        return verdict.carry.as_subclass(Gradient)
+        carry = verdict.carry.as_subclass(Gradient)
+        carry.from_autograd = verdict.status != "done"
+        return carry
     return verdict.carry

@@ -14,6 +14,11 @@ MESSAGES = {
         "it": "   scrivi {dname} nella cella dell'esercizio; intanto, per andare avanti, uso il gradiente di autograd",
         "en": "   write {dname} in the exercise cell; meanwhile, to carry on, I use autograd's gradient",
     },
+    "your_answer": {"it": "la tua risposta", "en": "your answer"},
+    "still_autograd": {
+        "it": "   è ancora il gradiente di autograd che cmp ti ha dato per andare avanti: scrivi {dname} nella cella dell'esercizio",
+        "en": "   this is still autograd's gradient that cmp gave you to carry on: write {dname} in the exercise cell",
+    },
     "carry_on_autograd": {
         "it": "   per andare avanti uso il gradiente di autograd",
         "en": "   to carry on, I use autograd's gradient",

@@ -217,3 +217,30 @@ def test_check_is_pure():
     t = node(2, 2)
     verdict = check("a", t.grad.clone(), t)
     assert verdict.status == "done" and verdict.exact is True and verdict.maxdiff == 0.0
+
+
+def test_autograds_stand_in_is_not_taken_for_the_learners_answer(capsys):
+    """The recap must not say 'done' for an exercise the learner skipped: cmp marks its stand-in."""
+    t = node(3, 1)
+    carried, _ = run(capsys, "a", ..., t)
+    _, lines = run(capsys, "a", carried, t)
+    assert "to do" in lines[0] and "still autograd's gradient" in lines[1]
+    mine, _ = run(capsys, "a", t.grad.clone(), t)
+    _, lines = run(capsys, "a", mine, t)
+    assert "done" in lines[0]
+    # a new tensor computed from the stand-in is the learner's own work
+    _, lines = run(capsys, "a", carried * 1.0, t)
+    assert "done" in lines[0]
+
+
+def test_square_wrong_dim_names_the_sum_and_the_transpose(capsys):
+    t = node(3, 1)
+    _, lines = run(capsys, "b", torch.zeros(1, 3), t)
+    text = "\n".join(lines)
+    assert "wrong dimension" in text and ".sum(1, keepdim=True)" in text and "transposed" in text
+
+
+def test_label_that_is_not_a_name_reads_naturally(capsys):
+    t = node(3)
+    _, lines = run(capsys, "counts (2)", ..., t)
+    assert "write your answer" in lines[1]
