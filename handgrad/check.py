@@ -93,8 +93,16 @@ def value_hints(dt, ref):
     diff = (dt - ref).abs()
     index = torch.unravel_index(diff.argmax(), diff.shape) if diff.dim() else ()
     index = tuple(int(i) for i in index)
-    lines = [say("values", maxdiff=diff.max().item(), where=_where(index),
-                 mine=dt[index].item(), ref=ref[index].item())]
+    if index:
+        lines = [say("values", maxdiff=diff.max().item(), where=_where(index),
+                     mine=dt[index].item(), ref=ref[index].item())]
+    else:
+        lines = [say("values_scalar", mine=dt.item(), ref=ref.item())]
+    error = dt - ref
+    for dim in range(dt.dim() if dt.dim() >= 2 else 0):
+        if dt.shape[dim] > 1 and torch.allclose(error, error.mean(dim, keepdim=True), atol=1e-7):
+            lines.append(say("hint_constant_error", dim=dim))
+            break
     bad = int((~torch.isclose(dt, ref)).sum())
     if ref.abs().max() > 0:
         if torch.allclose(dt, -ref):

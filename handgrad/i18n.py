@@ -91,6 +91,14 @@ MESSAGES = {
         "it": "   valori sbagliati: maxdiff {maxdiff:.3g}, l'errore più grande è in {where} (tuo {mine:.4g}, autograd {ref:.4g})",
         "en": "   wrong values: maxdiff {maxdiff:.3g}, the largest error is at {where} (yours {mine:.4g}, autograd {ref:.4g})",
     },
+    "values_scalar": {
+        "it": "   valore sbagliato: il tuo {mine:.4g}, autograd {ref:.4g}",
+        "en": "   wrong value: yours {mine:.4g}, autograd {ref:.4g}",
+    },
+    "hint_constant_error": {
+        "it": "   suggerimento: l'errore è lo stesso lungo dim {dim}: manca il contributo di un percorso che passa da una somma lungo dim {dim}?",
+        "en": "   hint: the error is the same along dim {dim}: is the contribution of a path through a sum along dim {dim} missing?",
+    },
     "hint_sign": {
         "it": "   suggerimento: è l'opposto della risposta giusta: controlla il segno",
         "en": "   hint: it is the opposite of the right answer: check the sign",

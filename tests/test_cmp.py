@@ -244,3 +244,16 @@ def test_label_that_is_not_a_name_reads_naturally(capsys):
     t = node(3)
     _, lines = run(capsys, "counts (2)", ..., t)
     assert "write your answer" in lines[1]
+
+
+def test_scalar_answer_is_described_without_an_index(capsys):
+    t = node(())
+    _, lines = run(capsys, "loss", t.grad + 1, t)
+    assert "wrong value" in lines[1] and "[]" not in lines[1]
+
+
+def test_missing_path_through_a_row_sum_is_suggested(capsys):
+    t = node(4, 5)
+    per_row = torch.arange(4.0).view(4, 1) + 1
+    _, lines = run(capsys, "counts", t.grad - per_row, t)  # what forgetting dcounts1 looks like
+    assert any("same along dim 1" in line for line in lines)

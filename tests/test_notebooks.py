@@ -63,11 +63,15 @@ def test_student_notebook_runs_to_the_end_with_every_check_to_do(notebook, tmp_p
                                      cwd=str(notebook.parent), progress_bar=False)
     elapsed = time.perf_counter() - start
     checks = [c for c in out.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert checks
+    recap = [c for c in out.cells if "recap" in c.metadata.get("tags", [])]
+    assert checks and len(recap) == 1
     todo = "⏳ da fare" if notebook.parent.name == "it" else "⏳ to do"
     for cell in checks:
         text = "".join(o.get("text", "") for o in cell.outputs)
         assert todo in text, f"{cell.metadata.nbgrader.grade_id}: {text!r}"
+    # the recap must not take autograd's stand-ins for the learner's answers
+    rows = [line for o in recap[0].outputs for line in o.get("text", "").splitlines() if " | exact: " in line]
+    assert len(rows) >= len(checks) and all(todo in row for row in rows), rows
     assert elapsed < 60, f"{notebook.name} took {elapsed:.1f}s"
 
 
