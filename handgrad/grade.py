@@ -1,0 +1,77 @@
+"""Grade learners' notebooks without nbgrader: a quick check for a class.
+
+    python -m handgrad.grade alice/01_dlogprobs.ipynb bob/01_dlogprobs.ipynb
+
+For each notebook: put back the course's own version of every locked cell
+(setup, check, demo, recap), as nbgrader's OverwriteCells does, so that an
+edited check cannot award itself a point; run it in learner mode, which never
+stops on a mistake; then count the check cells whose `cmp` said "done".
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from .generate import LANGUAGES, build_notebook, read_lesson
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DONE = "✅"
+
+
+def course_notebook(nb):
+    """The course's own version of a learner's notebook, found through the metadata the generator wrote."""
+    info = nb.metadata.get("handgrad", {})
+    source, lang = info.get("source"), info.get("language")
+    if not source or lang not in LANGUAGES:
+        raise ValueError("not a handgrad notebook (no metadata.handgrad.source / language)")
+    return build_notebook(read_lesson(REPO_DIR / source), lang, "student", source)
+
+
+def restore_locked_cells(nb, reference):
+    """Locked cells get the course's source back; exercise cells keep the learner's code."""
+    originals = {c.metadata["nbgrader"]["grade_id"]: c.source
+                 for c in reference.cells if c.metadata.get("nbgrader", {}).get("locked")}
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if grading.get("grade_id") in originals:
+            cell.source = originals[grading["grade_id"]]
+    return nb
+
+
+def scores(nb):
+    """(grade_id, points, earned) for every check cell of an executed notebook."""
+    rows = []
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if not grading.get("grade"):
+            continue
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []))
+        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        earned = grading["points"] if DONE in text and not failed else 0
+        rows.append((grading["grade_id"], grading["points"], earned))
+    return rows
+
+
+def grade(path, timeout=600):
+    nb = nbformat.read(path, as_version=4)
+    restore_locked_cells(nb, course_notebook(nb))
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True, record_timing=False,
+                   resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    return scores(nb)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+")
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
+        rows = grade(path)
+        print(f"{path}: {sum(r[2] for r in rows)}/{sum(r[1] for r in rows)}")
+        for grade_id, points, earned in rows:
+            print(f"  {grade_id:28s} {earned}/{points}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
