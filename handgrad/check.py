@@ -100,7 +100,8 @@ def value_hints(dt, ref):
         lines = [say("values_scalar", mine=dt.item(), ref=ref.item())]
     error = dt - ref
     for dim in range(dt.dim() if dt.dim() >= 2 else 0):
-        if dt.shape[dim] > 1 and torch.allclose(error, error.mean(dim, keepdim=True), atol=1e-7):
+        spread = (error - error.mean(dim, keepdim=True)).abs().max()
+        if dt.shape[dim] > 1 and spread <= 1e-4 * error.abs().max():
             lines.append(say("hint_constant_error", dim=dim))
             break
     bad = int((~torch.isclose(dt, ref)).sum())
@@ -110,7 +111,8 @@ def value_hints(dt, ref):
         else:
             factor = ((dt * ref).sum() / (ref * ref).sum()).item()
             if abs(factor - 1) > 1e-3 and torch.allclose(dt, factor * ref, rtol=1e-4, atol=1e-7):
-                lines.append(say("hint_scale", factor=factor))
+                overwritten = say("overwritten") if 0 < factor < 1 else ""
+                lines.append(say("hint_scale", factor=factor, overwritten=overwritten))
     if 0 < bad < dt.numel():
         lines.append(say("hint_rows", bad=bad, total=dt.numel()))
     return lines
@@ -141,11 +143,12 @@ def check(name, dt, t):
     if dt is None or dt is Ellipsis:
         return Verdict("todo", lines=[say("todo_line", dname=dname)], carry=autograd)
     if isinstance(dt, Gradient) and dt.from_autograd:
-        return Verdict("todo", lines=[say("still_autograd", dname=dname)], carry=autograd)
+        return Verdict("todo", lines=[say("still_autograd", dname=dt.dname)], carry=autograd)
     wrong = lambda *lines: Verdict("wrong", lines=list(lines) + [say("carry_on_autograd")], carry=autograd)
     if not isinstance(dt, torch.Tensor):
         kind, hint = _kind(dt)
-        extra = say(hint, name=name, shape=_shape(ref.shape)) if hint else ""
+        shape = _shape(ref.shape) if ref.dim() else say("scalar_shape")
+        extra = say(hint, name=name, shape=shape) if hint else ""
         return wrong(say("not_tensor", kind=kind, hint=extra))
     dt = dt.detach()
     if dt.shape != ref.shape:
@@ -184,6 +187,7 @@ class Gradient(torch.Tensor):
             return func(*args, **(kwargs or {}))
 
     from_autograd = False  # True when cmp handed back autograd's gradient, not the learner's
+    dname = ""  # the exercise it stands in for, to name it if it comes back
 
     def _ipython_display_(self):
         pass
@@ -210,5 +214,6 @@ def cmp(name, dt, t, strict=None):
     if isinstance(verdict.carry, torch.Tensor):
         carry = verdict.carry.as_subclass(Gradient)
         carry.from_autograd = verdict.status != "done"
+        carry.dname = f"d{name}" if name.isidentifier() else say("your_answer")
         return carry
     return verdict.carry

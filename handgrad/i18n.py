@@ -16,8 +16,8 @@ MESSAGES = {
     },
     "your_answer": {"it": "la tua risposta", "en": "your answer"},
     "still_autograd": {
-        "it": "   è ancora il gradiente di autograd che cmp ti ha dato per andare avanti: scrivi {dname} nella cella dell'esercizio",
-        "en": "   this is still autograd's gradient that cmp gave you to carry on: write {dname} in the exercise cell",
+        "it": "   è ancora il gradiente di autograd che cmp ti ha dato per andare avanti: scrivi (o correggi) {dname} nella cella dell'esercizio",
+        "en": "   this is still autograd's gradient that cmp gave you to carry on: write (or fix) {dname} in the exercise cell",
     },
     "carry_on_autograd": {
         "it": "   per andare avanti uso il gradiente di autograd",
@@ -43,6 +43,10 @@ MESSAGES = {
         "it": " (convertila con torch.tensor(...), o meglio calcolala con operazioni sui tensori)",
         "en": " (convert it with torch.tensor(...), or better, compute it with tensor operations)",
     },
+    "scalar_shape": {
+        "it": "[], un tensore a 0 dimensioni come torch.tensor(1.0)",
+        "en": "[], a 0-dimensional tensor like torch.tensor(1.0)",
+    },
     "hint_number": {
         "it": " (un gradiente ha la forma di {name}: {shape})",
         "en": " (a gradient has the shape of {name}: {shape})",
@@ -60,8 +64,8 @@ MESSAGES = {
         "en": "   wrong shape: expected {want} (the shape of {name}), got {got}",
     },
     "hint_keepdim": {
-        "it": "   suggerimento: stessi numeri, dimensioni diverse; hai sommato senza keepdim=True? ({fix})",
-        "en": "   hint: same numbers, different dimensions; did you sum without keepdim=True? ({fix})",
+        "it": "   suggerimento: stesse taglie, ma manca una dimensione di taglia 1: hai sommato senza keepdim=True? ({fix})",
+        "en": "   hint: same sizes, but a size-1 dimension is missing: did you sum without keepdim=True? ({fix})",
     },
     "hint_sum_replicated": {
         "it": "   suggerimento: {name} è stato replicato (broadcasting) lungo dim {dims}: somma i gradienti lì, {fix}",
@@ -88,11 +92,11 @@ MESSAGES = {
         "en": "   the answer holds {count} NaN or infinite values (a log of 0? a division by 0?), the first at {where}",
     },
     "values": {
-        "it": "   valori sbagliati: maxdiff {maxdiff:.3g}, l'errore più grande è in {where} (tuo {mine:.4g}, autograd {ref:.4g})",
+        "it": "   valori sbagliati: maxdiff {maxdiff:.3g}, l'errore più grande è in {where} (il tuo {mine:.4g}, autograd {ref:.4g})",
         "en": "   wrong values: maxdiff {maxdiff:.3g}, the largest error is at {where} (yours {mine:.4g}, autograd {ref:.4g})",
     },
     "values_scalar": {
-        "it": "   valore sbagliato: il tuo {mine:.4g}, autograd {ref:.4g}",
+        "it": "   valore sbagliato: hai scritto {mine:.4g}, autograd dice {ref:.4g}",
         "en": "   wrong value: yours {mine:.4g}, autograd {ref:.4g}",
     },
     "hint_constant_error": {
@@ -104,8 +108,12 @@ MESSAGES = {
         "en": "   hint: it is the opposite of the right answer: check the sign",
     },
     "hint_scale": {
-        "it": "   suggerimento: è la risposta giusta moltiplicata per {factor:.4g}: manca o c'è di troppo un fattore?",
-        "en": "   hint: it is the right answer times {factor:.4g}: a factor missing or one too many?",
+        "it": "   suggerimento: è la risposta giusta moltiplicata per {factor:.4g}: manca o c'è di troppo un fattore?{overwritten}",
+        "en": "   hint: it is the right answer times {factor:.4g}: a factor missing or one too many?{overwritten}",
+    },
+    "overwritten": {
+        "it": " O un contributo sovrascritto con = invece che sommato con +=?",
+        "en": " Or a contribution overwritten with = instead of added with +=?",
     },
     "hint_rows": {
         "it": "   sono sbagliate {bad} posizioni su {total}",

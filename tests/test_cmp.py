@@ -224,7 +224,7 @@ def test_autograds_stand_in_is_not_taken_for_the_learners_answer(capsys):
     t = node(3, 1)
     carried, _ = run(capsys, "a", ..., t)
     _, lines = run(capsys, "a", carried, t)
-    assert "to do" in lines[0] and "still autograd's gradient" in lines[1]
+    assert "to do" in lines[0] and "still autograd's gradient" in lines[1] and "(or fix)" in lines[1]
     mine, _ = run(capsys, "a", t.grad.clone(), t)
     _, lines = run(capsys, "a", mine, t)
     assert "done" in lines[0]
@@ -257,3 +257,22 @@ def test_missing_path_through_a_row_sum_is_suggested(capsys):
     per_row = torch.arange(4.0).view(4, 1) + 1
     _, lines = run(capsys, "counts", t.grad - per_row, t)  # what forgetting dcounts1 looks like
     assert any("same along dim 1" in line for line in lines)
+
+
+def test_number_for_a_scalar_gradient_explains_the_empty_shape(capsys):
+    t = node(())
+    _, lines = run(capsys, "loss", 1.0, t)
+    assert "0-dimensional tensor" in lines[1]
+
+
+def test_stand_in_names_the_exercise_it_stands_in_for(capsys):
+    t, other = node(3, 1), node(3, 1, seed=1)
+    carried, _ = run(capsys, "counts_sum_inv", ..., t)
+    _, lines = run(capsys, "counts", carried, other)
+    assert "dcounts_sum_inv" in lines[1]
+
+
+def test_half_the_answer_suggests_an_overwritten_contribution(capsys):
+    t = node(4, 5)
+    _, lines = run(capsys, "a", 0.5 * t.grad, t)
+    assert any("times 0.5" in line and "+=" in line for line in lines)
