@@ -61,11 +61,10 @@ def shape_hints(got, want, name):
     """Why a gradient may have shape `got` instead of `want`: the usual broadcasting mistakes."""
     got, want = tuple(got), tuple(want)
     ones = [i for i, d in enumerate(want) if d == 1]
+    wrong_dim = [say("hint_wrong_dim", want=_shape(want), dims=_where(ones)[1:-1], fix=_sum_fix(ones))] if ones else []
     if len(want) == 2 and got == want[::-1] and got != want:
-        if ones:  # [1, 3] for [3, 1]: more often a sum over the wrong dim than a missing .T
-            return [say("hint_wrong_dim", want=_shape(want), dims=_where(ones)[1:-1], fix=_sum_fix(ones)),
-                    say("hint_transposed")]
-        return [say("hint_transposed")]
+        # [1, 3] for [3, 1]: more often a sum over the wrong dim than a missing .T
+        return wrong_dim + [say("hint_transposed")]
     if [d for d in got if d != 1] == [d for d in want if d != 1] and ones:
         return [say("hint_keepdim", fix=_sum_fix(ones))]
     try:
@@ -83,14 +82,13 @@ def shape_hints(got, want, name):
         else:
             fix = _sum_fix(dims)
         return [say("hint_sum_replicated", name=name, dims=_where(dims)[1:-1], fix=fix)]
-    if ones:
-        return [say("hint_wrong_dim", want=_shape(want), dims=_where(ones)[1:-1], fix=_sum_fix(ones))]
-    return []
+    return wrong_dim
 
 
 def value_hints(dt, ref):
     """Where the values go wrong, and whether the answer is the right one with a flipped sign or a stray factor."""
-    diff = (dt - ref).abs()
+    error = dt - ref
+    diff = error.abs()
     index = torch.unravel_index(diff.argmax(), diff.shape) if diff.dim() else ()
     index = tuple(int(i) for i in index)
     if index:
@@ -98,7 +96,6 @@ def value_hints(dt, ref):
                      mine=dt[index].item(), ref=ref[index].item())]
     else:
         lines = [say("values_scalar", mine=dt.item(), ref=ref.item())]
-    error = dt - ref
     for dim in range(dt.dim() if dt.dim() >= 2 else 0):
         spread = (error - error.mean(dim, keepdim=True)).abs().max()
         if dt.shape[dim] > 1 and spread <= 1e-4 * error.abs().max():
