@@ -140,7 +140,7 @@ def check(name, dt, t):
     if dt is None or dt is Ellipsis:
         return Verdict("todo", lines=[say("todo_line", dname=dname)], carry=autograd)
     if isinstance(dt, Gradient) and dt.from_autograd:
-        return Verdict("todo", lines=[say("still_autograd", dname=dt.dname)], carry=autograd)
+        return Verdict(dt.replaced, lines=[say("still_autograd", dname=dt.dname)], carry=autograd)
     wrong = lambda *lines: Verdict("wrong", lines=list(lines) + [say("carry_on_autograd")], carry=autograd)
     if not isinstance(dt, torch.Tensor):
         kind, hint = _kind(dt)
@@ -185,6 +185,7 @@ class Gradient(torch.Tensor):
 
     from_autograd = False  # True when cmp handed back autograd's gradient, not the learner's
     dname = ""  # the exercise it stands in for, to name it if it comes back
+    replaced = "todo"  # what the learner's answer was when cmp stood in for it: "todo" or "wrong"
 
     def _ipython_display_(self):
         pass
@@ -211,6 +212,7 @@ def cmp(name, dt, t, strict=None):
     if isinstance(verdict.carry, torch.Tensor):
         carry = verdict.carry.as_subclass(Gradient)
         carry.from_autograd = verdict.status != "done"
+        carry.replaced = verdict.status
         carry.dname = f"d{name}" if name.isidentifier() else say("your_answer")
         return carry
     return verdict.carry

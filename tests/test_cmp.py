@@ -228,6 +228,10 @@ def test_autograds_stand_in_is_not_taken_for_the_learners_answer(capsys):
     mine, _ = run(capsys, "a", t.grad.clone(), t)
     _, lines = run(capsys, "a", mine, t)
     assert "done" in lines[0]
+    # a wrong answer stays wrong in the recap
+    carried, _ = run(capsys, "a", -t.grad, t)
+    _, lines = run(capsys, "a", carried, t)
+    assert "wrong" in lines[0] and "(or fix)" in lines[1]
     # a new tensor computed from the stand-in is the learner's own work
     _, lines = run(capsys, "a", carried * 1.0, t)
     assert "done" in lines[0]
