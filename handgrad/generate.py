@@ -205,8 +205,13 @@ def render(lesson_path):
 
 
 def execute(nb, workdir, timeout=600):
-    """Run a solution notebook in strict mode (any wrong gradient raises) and keep its outputs."""
+    """Run a solution notebook in strict mode (any wrong gradient raises) and keep its outputs.
+
+    Stream outputs are coalesced, so that how the kernel happened to chunk a
+    cell's prints does not show up as a change in solutions/.
+    """
     from nbclient import NotebookClient
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     previous = os.environ.get("HANDGRAD_STRICT")
     os.environ["HANDGRAD_STRICT"] = "1"
@@ -218,6 +223,7 @@ def execute(nb, workdir, timeout=600):
             del os.environ["HANDGRAD_STRICT"]
         else:
             os.environ["HANDGRAD_STRICT"] = previous
+    CoalesceStreamsPreprocessor().preprocess(nb, {})
     return nb
 
 
