@@ -139,7 +139,7 @@ def check(name, dt, t):
     dname = f"d{name}" if name.isidentifier() else say("your_answer")
     if dt is None or dt is Ellipsis:
         return Verdict("todo", lines=[say("todo_line", dname=dname)], carry=autograd)
-    if isinstance(dt, Gradient) and dt.from_autograd:
+    if isinstance(dt, Gradient) and dt.replaced:
         return Verdict(dt.replaced, lines=[say("still_autograd", dname=dt.dname)], carry=autograd)
     wrong = lambda *lines: Verdict("wrong", lines=list(lines) + [say("carry_on_autograd")], carry=autograd)
     if not isinstance(dt, torch.Tensor):
@@ -183,9 +183,8 @@ class Gradient(torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
             return func(*args, **(kwargs or {}))
 
-    from_autograd = False  # True when cmp handed back autograd's gradient, not the learner's
+    replaced = None  # "todo" or "wrong" when this is autograd's gradient standing in for the learner's answer
     dname = ""  # the exercise it stands in for, to name it if it comes back
-    replaced = "todo"  # what the learner's answer was when cmp stood in for it: "todo" or "wrong"
 
     def _ipython_display_(self):
         pass
@@ -211,8 +210,7 @@ def cmp(name, dt, t, strict=None):
         raise AssertionError(say("strict", name=name))
     if isinstance(verdict.carry, torch.Tensor):
         carry = verdict.carry.as_subclass(Gradient)
-        carry.from_autograd = verdict.status != "done"
-        carry.replaced = verdict.status
+        carry.replaced = None if verdict.status == "done" else verdict.status
         carry.dname = f"d{name}" if name.isidentifier() else say("your_answer")
         return carry
     return verdict.carry

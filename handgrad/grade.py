@@ -14,9 +14,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .generate import LANGUAGES, build_notebook, read_lesson
-
-REPO_DIR = Path(__file__).resolve().parent.parent
+from .generate import LANGUAGES, REPO_DIR, build_notebook, read_lesson
 DONE = "✅"
 
 
