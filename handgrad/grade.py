@@ -15,6 +15,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from .generate import LANGUAGES, REPO_DIR, build_notebook, read_lesson
+
 DONE = "✅"
 
 

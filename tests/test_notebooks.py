@@ -16,6 +16,11 @@ LESSONS = gen.lesson_paths(REPO)
 STUDENT_NOTEBOOKS = sorted((REPO / "notebooks").glob("*/*.ipynb"))
 
 
+def printed(cell):
+    """Everything a code cell printed."""
+    return "".join(o.get("text", "") for o in cell.get("outputs", []))
+
+
 def comparable(nb):
     """What `make notebooks` decides in a solution notebook: cells and metadata, not what running it printed."""
     cells = [(c.cell_type, c.id, c.source, json.dumps(c.metadata, sort_keys=True)) for c in nb.cells]
@@ -52,7 +57,7 @@ def test_committed_solutions_were_executed(lesson):
         checks = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
         assert checks, "a lesson with exercises has check cells"
         for cell in checks:
-            text = "".join(o.get("text", "") for o in cell.outputs)
+            text = printed(cell)
             assert "✅" in text, f"{lang} {cell.metadata.nbgrader.grade_id}: {text!r}"
 
 
@@ -67,10 +72,10 @@ def test_student_notebook_runs_to_the_end_with_every_check_to_do(notebook, tmp_p
     assert checks and len(recap) == 1
     todo = "⏳ da fare" if notebook.parent.name == "it" else "⏳ to do"
     for cell in checks:
-        text = "".join(o.get("text", "") for o in cell.outputs)
+        text = printed(cell)
         assert todo in text, f"{cell.metadata.nbgrader.grade_id}: {text!r}"
     # the recap must not take autograd's stand-ins for the learner's answers
-    rows = [line for o in recap[0].outputs for line in o.get("text", "").splitlines() if " | exact: " in line]
+    rows = [line for line in printed(recap[0]).splitlines() if " | exact: " in line]
     assert len(rows) >= len(checks) and all(todo in row for row in rows), rows
     assert elapsed < 60, f"{notebook.name} took {elapsed:.1f}s"
 
@@ -83,8 +88,8 @@ def test_intro_with_the_lectures_file_prints_the_lectures_numbers(lang, tmp_path
     out = papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3",
                                      parameters={"names_path": str(REFERENCE_NAMES)},
                                      cwd=str(notebook.parent), progress_bar=False)
-    printed = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs)
-    assert "32033" in printed and "182625" in printed
+    text = "".join(printed(c) for c in out.cells if c.cell_type == "code")
+    assert "32033" in text and "182625" in text
 
 
 def test_nbval_fails_a_wrong_solution_and_passes_a_right_one(tmp_path):
