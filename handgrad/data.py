@@ -44,11 +44,13 @@ def build_dataset(words, stoi, block_size=3):
 def split_dataset(words, stoi, block_size=3, seed=42):
     """The lecture's split: shuffle with random.seed(42), then 80% / 10% / 10%.
 
-    Works on a copy, so the caller's list keeps its order.
+    Works on a copy, so the caller's list keeps its order.  Shuffles with its
+    own `random.Random(seed)`, which draws exactly what the lecture's
+    `random.seed(seed); random.shuffle(words)` draws, without reseeding the
+    global `random` a learner's notebook may be using.
     """
     words = list(words)
-    random.seed(seed)
-    random.shuffle(words)
+    random.Random(seed).shuffle(words)
     n1 = int(0.8 * len(words))
     n2 = int(0.9 * len(words))
     return (

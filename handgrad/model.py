@@ -20,6 +20,17 @@ INTERMEDIATES = [
     "bndiff2", "bndiff", "hprebn", "bnmeani", "embcat", "emb",
 ]
 
+# Every name `reference_step().tensors` holds, in forward order: the batch, the
+# parameters, the intermediates, the loss, then the batch size `n`.  Written out
+# (not computed) so that the lesson generator can check that `cmp('X', dX, X)`
+# names a real tensor without importing torch or running the model.
+LECTURE_NAMES = (
+    "Xb", "Yb", "C", "W1", "b1", "W2", "b2", "bngain", "bnbias",
+    "emb", "embcat", "hprebn", "bnmeani", "bndiff", "bndiff2", "bnvar",
+    "bnvar_inv", "bnraw", "hpreact", "h", "logits", "logit_maxes", "norm_logits",
+    "counts", "counts_sum", "counts_sum_inv", "probs", "logprobs", "loss", "n",
+)
+
 
 def init_params(vocab_size, n_embd=10, n_hidden=64, block_size=3, generator=None):
     """The lecture's (deliberately non-standard) initialisation.
@@ -43,7 +54,12 @@ def init_params(vocab_size, n_embd=10, n_hidden=64, block_size=3, generator=None
 
 
 def forward(params, Xb, Yb):
-    """The forward pass cut into the lecture's atomic steps; returns every tensor by name."""
+    """The forward pass cut into the lecture's atomic steps; returns every tensor by name.
+
+    The dict is written out rather than taken from `locals()`, so a helper
+    variable added here can never leak into a notebook's globals; its keys are
+    `LECTURE_NAMES` without `n` (an int, which `reference_step` adds).
+    """
     C, W1, b1, W2, b2 = (params[k] for k in ("C", "W1", "b1", "W2", "b2"))
     bngain, bnbias = params["bngain"], params["bnbias"]
     n = Xb.shape[0]
@@ -67,8 +83,14 @@ def forward(params, Xb, Yb):
     probs = counts * counts_sum_inv
     logprobs = probs.log()
     loss = -logprobs[range(n), Yb].mean()
-    tensors = {name: value for name, value in locals().items() if isinstance(value, torch.Tensor)}
-    return tensors
+    return dict(
+        Xb=Xb, Yb=Yb, C=C, W1=W1, b1=b1, W2=W2, b2=b2, bngain=bngain, bnbias=bnbias,
+        emb=emb, embcat=embcat, hprebn=hprebn, bnmeani=bnmeani, bndiff=bndiff,
+        bndiff2=bndiff2, bnvar=bnvar, bnvar_inv=bnvar_inv, bnraw=bnraw,
+        hpreact=hpreact, h=h, logits=logits, logit_maxes=logit_maxes,
+        norm_logits=norm_logits, counts=counts, counts_sum=counts_sum,
+        counts_sum_inv=counts_sum_inv, probs=probs, logprobs=logprobs, loss=loss,
+    )
 
 
 def reference_step(names_path=None, block_size=3, batch_size=32, n_embd=10, n_hidden=64):
