@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 
-.PHONY: lab test notebooks data setup clean
+.PHONY: lab test test-browser notebooks data setup clean
 
 setup: $(STAMP)
 
@@ -21,15 +21,28 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# The Lab serves the whole course: the file browser opens on notebooks/ (the
+# lessons to do) and solutions/ is one folder up. tests/test_browser.py starts
+# the server with this same target, adding its port and token in LAB_ARGS.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=. \
+		--FileContentsManager.preferred_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 # pytest: the package, the generator, cmp's diagnoses, the sync check, every
 # student notebook run to the end (papermill); nbval: every solved notebook,
-# with cmp strict, so a wrong solution fails.
+# with cmp strict, so a wrong solution fails. Two workers (pytest-xdist): the
+# notebooks' kernels keep both cores busy; -rs prints why a test was skipped.
 test: $(STAMP)
 	HANDGRAD_STRICT=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -p no:cacheprovider \
-		tests solutions --nbval-lax --durations=8
+		-n 2 --dist loadgroup -rs tests solutions --nbval-lax --durations=8
+	$(MAKE) test-browser
+
+# The course in JupyterLab, in headless Chromium (Playwright): one lesson per
+# language, run as a learner runs it, and its solution. Skipped, with the
+# reason, where Chromium is missing, except in CI (CI=true), where it fails.
+# Screenshots: build/browser/.
+test-browser: $(STAMP)
+	HANDGRAD_BROWSER_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider -rs tests/test_browser.py
 
 notebooks: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m handgrad.generate

@@ -5,7 +5,8 @@
 For each notebook: put back the course's own version of every locked cell
 (setup, check, demo, recap), as nbgrader's OverwriteCells does, so that an
 edited check cannot award itself a point; run it in learner mode, which never
-stops on a mistake; then count the check cells whose `cmp` said "done".
+stops on a mistake; then count the check cells whose `cmp` verdicts (kept as data in the
+outputs' metadata, not read from the printed text) all say "done".
 """
 import argparse
 import sys
@@ -14,9 +15,14 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from .check import VERDICT_KEY
 from .generate import LANGUAGES, REPO_DIR, build_notebook, read_lesson
 
-DONE = "✅"
+
+def verdicts(cell):
+    """The verdicts `cmp` left in a cell's outputs (as data in their metadata), in order."""
+    return [o["metadata"][VERDICT_KEY] for o in cell.get("outputs", [])
+            if o.get("output_type") == "display_data" and VERDICT_KEY in o.get("metadata", {})]
 
 
 def course_notebook(nb):
@@ -39,17 +45,23 @@ def restore_locked_cells(nb, reference):
     return nb
 
 
+def cell_passed(cell):
+    """A check cell passes when it raised nothing and every verdict `cmp` gave in it is "done"."""
+    outputs = cell.get("outputs", [])
+    if any(o.get("output_type") == "error" for o in outputs):
+        return False
+    found = verdicts(cell)
+    return bool(found) and all(v["status"] == "done" for v in found)
+
+
 def scores(nb):
     """(grade_id, points, earned) for every check cell of an executed notebook."""
     rows = []
     for cell in nb.cells:
         grading = cell.metadata.get("nbgrader", {})
-        if not grading.get("grade"):
-            continue
-        text = "".join(o.get("text", "") for o in cell.get("outputs", []))
-        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-        earned = grading["points"] if DONE in text and not failed else 0
-        rows.append((grading["grade_id"], grading["points"], earned))
+        if grading.get("grade"):
+            earned = grading["points"] if cell_passed(cell) else 0
+            rows.append((grading["grade_id"], grading["points"], earned))
     return rows
 
 

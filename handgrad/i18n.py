@@ -12,16 +12,17 @@ MESSAGES = {
     "todo": {"it": "⏳ da fare", "en": "⏳ to do"},
     "todo_line": {
         "it": "   scrivi {dname} nella cella dell'esercizio; intanto, per andare avanti, uso il gradiente di autograd",
-        "en": "   write {dname} in the exercise cell; meanwhile, to carry on, I use autograd's gradient",
+        "en": "   write {dname} in the exercise cell; meanwhile, using autograd's gradient so you can carry on",
     },
     "your_answer": {"it": "la tua risposta", "en": "your answer"},
+    "name": {"it": "{name}", "en": "{name}"},
     "still_autograd": {
         "it": "   è ancora il gradiente di autograd che cmp ti ha dato per andare avanti: scrivi (o correggi) {dname} nella cella dell'esercizio",
         "en": "   this is still autograd's gradient that cmp gave you to carry on: write (or fix) {dname} in the exercise cell",
     },
     "carry_on_autograd": {
         "it": "   per andare avanti uso il gradiente di autograd",
-        "en": "   to carry on, I use autograd's gradient",
+        "en": "   using autograd's gradient so you can carry on",
     },
     "broken": {
         "it": "   non riesco a confrontare la risposta con autograd: {error}",
@@ -36,8 +37,8 @@ MESSAGES = {
         "en": "   the answer must be a torch tensor, I got {kind}{hint}",
     },
     "hint_numpy": {
-        "it": " (convertilo con torch.from_numpy(...))",
-        "en": " (convert it with torch.from_numpy(...))",
+        "it": " (convertilo con torch.from_numpy(...).to({dtype}), o meglio calcolalo con operazioni sui tensori)",
+        "en": " (convert it with torch.from_numpy(...).to({dtype}), or better, compute it with tensor operations)",
     },
     "hint_list": {
         "it": " (convertila con torch.tensor(...), o meglio calcolala con operazioni sui tensori)",
@@ -60,8 +61,16 @@ MESSAGES = {
         "en": "   {name}.grad is None: call {name}.retain_grad() before loss.backward() (and do run loss.backward())",
     },
     "shape": {
-        "it": "   forma sbagliata: mi aspettavo {want} (la forma di {name}), hai {got}",
-        "en": "   wrong shape: expected {want} (the shape of {name}), got {got}",
+        "it": "   forma sbagliata: {dname} deve avere la forma di {name}, {want}; la tua è {got}",
+        "en": "   wrong shape: {dname} must have the shape of {name}, {want}; yours is {got}",
+    },
+    "loose_shape": {
+        "it": "   nota: valori giusti, ma {dname} ha forma {got} invece di {want}; lo accetto e lo riporto a {want}. Con keepdim=True ({fix}) ottieni la forma esatta",
+        "en": "   note: right values, but {dname} has shape {got} instead of {want}; accepted, and reshaped to {want}. With keepdim=True ({fix}) you get the exact shape",
+    },
+    "loose_shape_extra": {
+        "it": "   nota: valori giusti, ma {dname} ha forma {got} invece di {want}; lo accetto e lo riporto a {want}. Senza keepdim ({fix}) ottieni la forma esatta",
+        "en": "   note: right values, but {dname} has shape {got} instead of {want}; accepted, and reshaped to {want}. Without keepdim ({fix}) you get the exact shape",
     },
     "hint_keepdim": {
         "it": "   suggerimento: stesse taglie, ma manca una dimensione di taglia 1: hai sommato senza keepdim=True? ({fix})",
@@ -70,6 +79,10 @@ MESSAGES = {
     "hint_sum_replicated": {
         "it": "   suggerimento: {name} è stato replicato (broadcasting) lungo dim {dims}: somma i gradienti lì, {fix}",
         "en": "   hint: {name} was replicated (broadcasting) along dim {dims}: add up the gradients there, {fix}",
+    },
+    "hint_replicate_back": {
+        "it": "   suggerimento: {dname} è più piccolo di {tname}, gli manca dim {dims}. Una somma lungo dim {dims} nel forward pass, all'indietro diventa una replica: ogni elemento di {tname} riceve il gradiente della sua somma. Copia il gradiente lungo dim {dims}, per esempio con il broadcasting: {fix}",
+        "en": "   hint: {dname} is smaller than {tname}: dim {dims} is missing. A sum along dim {dims} in the forward pass is a replication going backward: every entry of {tname} receives the gradient of its sum. Copy the gradient along dim {dims}, for example by broadcasting: {fix}",
     },
     "hint_wrong_dim": {
         "it": "   suggerimento: hai sommato lungo la dimensione sbagliata; per la forma {want} somma lungo dim {dims}: {fix}",
@@ -92,12 +105,12 @@ MESSAGES = {
         "en": "   the answer holds {count} NaN or infinite values (a log of 0? a division by 0?), the first at {where}",
     },
     "values": {
-        "it": "   valori sbagliati: maxdiff {maxdiff:.3g}, l'errore più grande è in {where} (il tuo {mine:.4g}, autograd {ref:.4g})",
-        "en": "   wrong values: maxdiff {maxdiff:.3g}, the largest error is at {where} (yours {mine:.4g}, autograd {ref:.4g})",
+        "it": "   valori sbagliati: l'errore più grande è in {where} (hai scritto {mine:.4g}, autograd dice {ref:.4g})",
+        "en": "   wrong values: the largest error is at {where} (yours {mine:.4g}, autograd's {ref:.4g})",
     },
     "values_scalar": {
         "it": "   valore sbagliato: hai scritto {mine:.4g}, autograd dice {ref:.4g}",
-        "en": "   wrong value: yours {mine:.4g}, autograd {ref:.4g}",
+        "en": "   wrong value: yours {mine:.4g}, autograd's {ref:.4g}",
     },
     "hint_constant_error": {
         "it": "   suggerimento: l'errore è lo stesso lungo dim {dim}: manca il contributo di un percorso che passa da una somma lungo dim {dim}?",
@@ -118,6 +131,20 @@ MESSAGES = {
     "hint_rows": {
         "it": "   sono sbagliate {bad} posizioni su {total}",
         "en": "   {bad} of {total} entries are wrong",
+    },
+    "hint_zeros": {
+        "it": "   suggerimento: la tua risposta è tutta zeri: hai creato il tensore (zeros_like) senza riempirlo?",
+        "en": "   hint: your answer is all zeros: did you create the tensor (zeros_like) and forget to fill it?",
+    },
+    "hint_all_wrong": {
+        "it": "   sono sbagliate tutte le {total} posizioni",
+        "en": "   all {total} entries are wrong",
+    },
+    "shape_todo": {"it": "{name}: ancora da fare", "en": "{name}: still to do"},
+    "shape_right": {"it": "{name}: {shape} giusto!", "en": "{name}: {shape} right!"},
+    "shape_wrong": {
+        "it": "{name}: {guess} non è la forma giusta. Ricorda: {name} ha sempre la forma di {of}.",
+        "en": "{name}: {guess} is not the right shape. Remember: {name} always has the shape of {of}.",
     },
     "strict": {
         "it": "{name}: il gradiente non coincide con quello di autograd",
@@ -140,3 +167,8 @@ def get_language():
 def say(key, **values):
     """The message `key` in the current language, with `values` filled in."""
     return MESSAGES[key][_current["lang"]].format(**values)
+
+
+def tr(it, en):
+    """The text for the current language: `plt.xlabel(tr("colonna", "column"))` keeps the code the same in both."""
+    return {"it": it, "en": en}[_current["lang"]]

@@ -29,14 +29,19 @@ def test_prose_is_filtered_by_language(rendered):
 
 def test_comment_lines_are_filtered_by_language():
     code = textwrap.dedent("""\
-        x = 1  # it: uno
-        x = 1  # en: one
+        # it: uno
+        # en: one
+        x = 1
+        if x:
             # it: rientrato
-        y = 2  # shared comment
+            # en: indented
+            y = 2  # shared comment
         set_language("it")  # it:
         set_language("en")  # en:""")
-    assert gen.code_for_language(code, "it") == 'x = 1  # uno\n    # rientrato\ny = 2  # shared comment\nset_language("it")'
-    assert gen.code_for_language(code, "en") == 'x = 1  # one\ny = 2  # shared comment\nset_language("en")'
+    assert gen.code_for_language(code, "it") == (
+        '# uno\nx = 1\nif x:\n    # rientrato\n    y = 2  # shared comment\nset_language("it")')
+    assert gen.code_for_language(code, "en") == (
+        '# one\nx = 1\nif x:\n    # indented\n    y = 2  # shared comment\nset_language("en")')
 
 
 def test_assigned_names_cover_assignment_forms():
@@ -56,6 +61,19 @@ def test_student_stub_has_one_line_per_name_in_its_language():
 def test_stub_keeps_the_indentation_of_the_markers():
     source = "if True:\n    ### BEGIN SOLUTION\n    dx = 2 * x\n    ### END SOLUTION"
     assert gen.stub_source(source, "en") == "if True:\n    dx = ...  # YOUR CODE HERE"
+
+
+def test_every_solution_region_of_a_cell_becomes_stubs():
+    source = ("### BEGIN SOLUTION\ndx = 2 * x\n### END SOLUTION\nprint('between')\n"
+              "### BEGIN SOLUTION\ndy = 3 * y\n### END SOLUTION")
+    assert gen.stub_source(source, "en") == (
+        "dx = ...  # YOUR CODE HERE\nprint('between')\ndy = ...  # YOUR CODE HERE")
+    assert gen.solution_names(source) == ["dx", "dy"]
+
+
+def test_unbalanced_markers_raise_a_clear_error_not_stopiteration():
+    with pytest.raises(ValueError, match="BEGIN SOLUTION without END SOLUTION"):
+        gen.stub_source("### BEGIN SOLUTION\ndx = 1", "en")
 
 
 def test_solutions_keep_code_and_markers_students_get_stubs(rendered):
@@ -85,6 +103,13 @@ def test_grade_ids_are_the_same_in_both_languages_and_unique(rendered):
                   if "nbgrader" in c.metadata] for lang in gen.LANGUAGES}
     assert ids["it"] == ids["en"]
     assert len(set(ids["it"])) == len(ids["it"])
+
+
+def test_an_english_prose_cell_takes_the_id_of_its_italian_partner(rendered):
+    for variant in ("student", "solution"):
+        it, en = rendered["it", variant], rendered["en", variant]
+        assert [c.id for c in it.cells] == [c.id for c in en.cells]
+        assert it.cells[0].source == "# Prova" and en.cells[0].source == "# Try"
 
 
 def test_parameters_cell_is_kept_in_every_variant(rendered):

@@ -1,0 +1,22 @@
+"""`check_shape`: did the learner guess the shape of a gradient before computing it?"""
+from .i18n import say
+
+
+def check_shape(name, guess, t):
+    """Print whether `guess` (a tuple such as `(3, 1)`) is the shape of `t`, the tensor `name` is the gradient of.
+
+    `check_shape('db', shape_db, b)` prints "db: (3, 1) right!", a reminder
+    that dX has the shape of X, or "still to do" while `shape_db` is `...`.
+    """
+    of = name[1:] if name.startswith("d") and len(name) > 1 else name
+    if guess is ...:
+        print(say("shape_todo", name=name))
+        return
+    try:
+        right = tuple(guess) == tuple(t.shape)
+    except TypeError:
+        right = False
+    if right:
+        print(say("shape_right", name=name, shape=tuple(guess)))
+    else:
+        print(say("shape_wrong", name=name, guess=guess, of=of))
