@@ -569,7 +569,9 @@ def _check_parameters_and_recap(lesson):
         else:
             lesson.fault(recap, f"recap cell may only hold comment lines and cmp(…) lines, not "
                                 f"{ast.unparse(statement).splitlines()[0]!r}")
-    wanted = [key for key, _, _ in checks]
+    wanted = list(dict.fromkeys(key for key, _, _ in checks))  # a gradient checked twice is re-checked once
+    for key in {key for key in calls if calls.count(key) > 1}:
+        lesson.fault(recap, f"recap line {key} appears {calls.count(key)} times: re-check each gradient once")
     for key, label, index in checks:
         if key not in calls:
             lesson.fault(recap, f"recap does not re-check {label}: add the line {key} "
@@ -578,6 +580,7 @@ def _check_parameters_and_recap(lesson):
         if key not in wanted:
             lesson.fault(recap, f"recap line {key} repeats no check of the lesson: each line is one of the "
                                 "check cells' cmp(…) calls, without the assignment")
+    calls = list(dict.fromkeys(calls))
     if set(calls) == set(wanted) and calls != wanted:
         lesson.fault(recap, "recap lines are not in lesson order: " + "; ".join(wanted))
 

@@ -69,11 +69,11 @@ def draw_matrix(ax, M, x0, title, ghost_cols=(), ghost_rows=(), col_labels=None,
                                   linestyle="--" if ghost else "-")
             ax.add_patch(patch)
             scale["cells"].append((patch, value))
-            ax.text(x0 + j + 0.5, -i - 0.5, f"{value:g}", ha="center", va="center", fontsize=9,
+            ax.text(x0 + j + 0.5, -i - 0.5, f"{value:g}", ha="center", va="center", fontsize=11,
                     color="grey" if ghost else "black")
-    ax.text(x0 + M.shape[1] / 2, 0.2, title, ha="center", va="bottom", fontsize=9)
+    ax.text(x0 + M.shape[1] / 2, 0.2, title, ha="center", va="bottom", fontsize=11)
     for j, label in enumerate(col_labels or []):
-        ax.text(x0 + j + 0.5, -M.shape[0] - 0.3, label, ha="center", va="top", fontsize=7)
+        ax.text(x0 + j + 0.5, -M.shape[0] - 0.3, label, ha="center", va="top", fontsize=10)
     _recolour(ax)
 
 
@@ -87,7 +87,7 @@ def draw_graph(nodes, edges, legend, figsize=(6, 2.4)):
     ax.set_xlim(min(xs) - 1, max(xs) + 1)
     ax.set_ylim(min(ys) - 0.5, max(ys) + 0.4)
     ax.axis("off")
-    box = {name: ax.text(x, y, name, ha="center", va="center", family="monospace", fontsize=9,
+    box = {name: ax.text(x, y, name, ha="center", va="center", family="monospace", fontsize=10,
                          bbox=dict(boxstyle="round,pad=0.4", fc="white", ec="0.3"))
            for name, (x, y) in nodes.items()}
     fig.canvas.draw()  # so that the boxes already know their size, for the arrows to stop at their edge
@@ -99,10 +99,10 @@ def draw_graph(nodes, edges, legend, figsize=(6, 2.4)):
         rising = (y1 - y0) * (x1 - x0)
         offset, ha = ((0, 4), "center") if rising == 0 else (((-6, 0), "right") if rising > 0 else ((6, 0), "left"))
         ax.annotate(label, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=offset, textcoords="offset points",
-                    ha=ha, va="bottom", color=colour, family="monospace", fontsize=9)
+                    ha=ha, va="bottom", color=colour, family="monospace", fontsize=10)
     handles = [Line2D([], [], color=c, lw=2, label=text) for c, text in legend.items()]
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.12), ncol=len(handles),
-              fontsize=8, frameon=False)
+              fontsize=10, frameon=False)
     plt.show()
 
 
@@ -222,3 +222,32 @@ def draw_routes(ax, routes, x_from, x_to, row_labels_from=None, row_labels_to=No
             x, labels = where
             for i, label in enumerate(labels):
                 ax.text(x + dx, -i - 0.5, label, ha=ha, va="center", fontsize=10, family="monospace")
+
+
+# --- each row's max ----------------------------------------------------------
+
+def outline_cells(ax, x0, cells, colour="black", lw=3):
+    """Outline cells of a matrix that `draw_matrix` drew at x = `x0`; `cells` is [(row, col)], e.g. each row's max."""
+    for i, j in cells:
+        ax.add_patch(plt.Rectangle((x0 + j, -i - 1), 1, 1, fill=False, edgecolor=colour, lw=lw, zorder=3))
+
+
+def draw_row_max(M, title, xlabel, ylabel, label="max", figsize=(6.5, 6)):
+    """Show the 2-D tensor `M` as an image with a colour bar and a red dot on the max of each row.
+
+    The dot sits where `M.max(1)` points (on a tie, the index it returns).
+    Texts are the caller's (e.g. from tr()); `label` names the dots in the legend.
+    """
+    M = M.detach().float()
+    cols = M.max(1).indices
+    with plt.rc_context({"font.size": 11}):
+        fig, ax = plt.subplots(figsize=figsize)
+        image = ax.imshow(M, cmap="gray")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        ax.scatter(cols, range(M.shape[0]), s=30, c="tab:red", label=label)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+        plt.tight_layout()
+        plt.show()

@@ -440,6 +440,16 @@ def test_the_recap_follows_the_lesson_order(tmp_path, monkeypatch):
     assert_fault(path, "# it: ricontrolla", "recap lines are not in lesson order")
 
 
+def test_a_gradient_checked_twice_is_rechecked_once(tmp_path, monkeypatch):
+    again = "\n```{code-cell} ipython3\ndlogprobs = cmp('logprobs', dlogprobs, logprobs)\n```\n"
+    path = valid_lesson(tmp_path, monkeypatch, check=CHECK + again)
+    assert gen.render(path)  # one recap line for the two checks of logprobs is enough
+    path = valid_lesson(tmp_path, monkeypatch, check=CHECK + again,
+                        recap=RECAP.replace("cmp('logprobs', dlogprobs, logprobs)",
+                                            "cmp('logprobs', dlogprobs, logprobs)\ncmp('logprobs', dlogprobs, logprobs)"))
+    assert_fault(path, "# it: ricontrolla", "recap line cmp('logprobs', dlogprobs, logprobs) appears 2 times")
+
+
 # --- tags ------------------------------------------------------------------------------
 
 def test_an_unknown_tag_is_a_fault(tmp_path, monkeypatch):
