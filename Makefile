@@ -30,11 +30,14 @@ lab: $(STAMP)
 
 # pytest: the package, the generator, cmp's diagnoses, the sync check, every
 # student notebook run to the end (papermill); nbval: every solved notebook,
-# with cmp strict, so a wrong solution fails. Two workers (pytest-xdist): the
-# notebooks' kernels keep both cores busy; -rs prints why a test was skipped.
+# with cmp strict, so a wrong solution fails. Two workers (pytest-xdist) keep both
+# cores busy; nbval runs apart, with --dist loadfile, because the cells of one
+# notebook share a kernel and must stay on one worker. -rs prints why a test was skipped.
 test: $(STAMP)
 	HANDGRAD_STRICT=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -p no:cacheprovider \
-		-n 2 --dist loadgroup -rs tests solutions --nbval-lax --durations=8
+		-n 2 -rs tests --durations=8
+	HANDGRAD_STRICT=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -p no:cacheprovider \
+		-n 2 --dist loadfile solutions --nbval-lax
 	$(MAKE) test-browser
 
 # The course in JupyterLab, in headless Chromium (Playwright): one lesson per

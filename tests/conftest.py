@@ -15,13 +15,3 @@ def learner_mode(monkeypatch):
     from handgrad import set_language
     set_language("en")
 
-
-def pytest_collection_modifyitems(items):
-    """Under `-n 2 --dist loadgroup`, all the cells of one notebook run on one worker, in order.
-
-    nbval turns every cell of a solution notebook into a test item, and they
-    share one kernel; the other tests are spread one by one over both cores.
-    """
-    for item in items:
-        if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
