@@ -232,18 +232,20 @@ def outline_cells(ax, x0, cells, colour="black", lw=3):
         ax.add_patch(plt.Rectangle((x0 + j, -i - 1), 1, 1, fill=False, edgecolor=colour, lw=lw, zorder=3))
 
 
-def draw_row_max(M, title, xlabel, ylabel, label="max", figsize=(6.5, 6)):
+def draw_row_max(M, title, xlabel, ylabel, label="max", decimal=".", figsize=(6.5, 6)):
     """Show the 2-D tensor `M` as an image with a colour bar and a red dot on the max of each row.
 
     The dot sits where `M.max(1)` points (on a tie, the index it returns).
-    Texts are the caller's (e.g. from tr()); `label` names the dots in the legend.
+    Texts are the caller's (e.g. from tr()); `label` names the dots in the legend;
+    `decimal` is the colour bar's decimal mark (tr(",", ".") for Italian).
     """
     M = M.detach().float()
     cols = M.max(1).indices
     with plt.rc_context({"font.size": 11}):
         fig, ax = plt.subplots(figsize=figsize)
         image = ax.imshow(M, cmap="gray")
-        fig.colorbar(image, ax=ax, shrink=0.8)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}".replace(".", decimal))
         ax.scatter(cols, range(M.shape[0]), s=30, c="tab:red", label=label)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
@@ -251,3 +253,165 @@ def draw_row_max(M, title, xlabel, ylabel, label="max", figsize=(6.5, 6)):
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
         plt.tight_layout()
         plt.show()
+
+
+# --- the lecture's forward pass as one computational graph ---------------------
+#
+#     draw_forward_graph(tr("parametro", "parameter"), tr("dati del batch", "batch data"),
+#                        tr("tensore calcolato", "computed tensor"), tr("ripreso dalla riga sopra", "..."))
+#
+# Three rows, read left to right like lines of text: embedding and first linear
+# layer; batchnorm (its seven atomic steps) and tanh; second linear layer and the
+# cross-entropy (softmax step by step). A row starts with a dashed copy of the
+# tensor the row above ended with. Parameters sit above the tensor they feed,
+# side branches (means, sums, maxima) below the main line. Sizes in inches.
+
+FORWARD_ROWS = (
+    # name: (x, lane), lane +1 = above the main line (parameters, data), 0 = main line, -1 = side branch below
+    {"Xb": (0.45, 0), "C": (1.5, 1), "emb": (1.5, 0), "embcat": (2.6, 0),
+     "W1": (3.3, 1), "b1": (4.1, 1), "hprebn": (3.7, 0)},
+    {"hprebn": (0.45, 0), "bnmeani": (1.45, -1), "bndiff": (2.3, 0), "bndiff2": (3.2, -1), "bnvar": (4.1, -1),
+     "bnvar_inv": (5.05, -1), "bnraw": (5.95, 0), "bngain": (6.6, 1), "bnbias": (7.4, 1), "hpreact": (7.0, 0),
+     "h": (8.35, 0)},
+    {"h": (0.45, 0), "W2": (0.8, 1), "b2": (1.5, 1), "logits": (1.45, 0), "logit_maxes": (2.4, -1),
+     "norm_logits": (3.3, 0), "counts": (4.4, 0), "counts_sum": (5.15, -1), "counts_sum_inv": (6.45, -1),
+     "probs": (7.3, 0), "logprobs": (8.3, 0), "Yb": (9.15, 1), "loss": (9.15, 0)},
+)
+FORWARD_EDGES = (
+    ("Xb", "emb"), ("C", "emb"), ("emb", "embcat"), ("embcat", "hprebn"), ("W1", "hprebn"), ("b1", "hprebn"),
+    ("hprebn", "bnmeani"), ("hprebn", "bndiff"), ("bnmeani", "bndiff"), ("bndiff", "bndiff2"),
+    ("bndiff2", "bnvar"), ("bnvar", "bnvar_inv"), ("bndiff", "bnraw"), ("bnvar_inv", "bnraw"),
+    ("bnraw", "hpreact"), ("bngain", "hpreact"), ("bnbias", "hpreact"), ("hpreact", "h"),
+    ("h", "logits"), ("W2", "logits"), ("b2", "logits"), ("logits", "logit_maxes"), ("logits", "norm_logits"),
+    ("logit_maxes", "norm_logits"), ("norm_logits", "counts"), ("counts", "counts_sum"),
+    ("counts_sum", "counts_sum_inv"), ("counts", "probs"), ("counts_sum_inv", "probs"), ("probs", "logprobs"),
+    ("logprobs", "loss"), ("Yb", "loss"),
+)
+FORWARD_GROUPS = (  # the layers of several atomic steps, shaded, with the tensors (and parameters) they hold
+    ("batchnorm", ("bnmeani", "bndiff", "bndiff2", "bnvar", "bnvar_inv", "bnraw", "bngain", "bnbias", "hpreact")),
+    ("softmax", ("logit_maxes", "norm_logits", "counts", "counts_sum", "counts_sum_inv", "probs")),
+)
+FORWARD_SHAPES = {
+    "Xb": [32, 3], "Yb": [32], "C": [27, 10], "W1": [30, 64], "b1": [64], "W2": [64, 27], "b2": [27],
+    "bngain": [1, 64], "bnbias": [1, 64], "emb": [32, 3, 10], "embcat": [32, 30], "hprebn": [32, 64],
+    "bnmeani": [1, 64], "bndiff": [32, 64], "bndiff2": [32, 64], "bnvar": [1, 64], "bnvar_inv": [1, 64],
+    "bnraw": [32, 64], "hpreact": [32, 64], "h": [32, 64], "logits": [32, 27], "logit_maxes": [32, 1],
+    "norm_logits": [32, 27], "counts": [32, 27], "counts_sum": [32, 1], "counts_sum_inv": [32, 1],
+    "probs": [32, 27], "logprobs": [32, 27], "loss": [],
+}
+FORWARD_CARRIED = {1: "hprebn", 2: "h"}  # row -> the tensor it starts with, carried over from the row above
+FORWARD_PARAMETERS = ("C", "W1", "b1", "bngain", "bnbias", "W2", "b2")
+FORWARD_DATA = ("Xb", "Yb")
+FORWARD_FILL = {"parameter": "#d4edda", "data": "0.88", "tensor": "#fff8d6", "carried": "white"}
+LANE = 0.7  # inches from a row's main line to the lane above or below it
+
+
+def draw_forward_graph(parameter, data, tensor, carried, highlight=(), highlighted="", rows=(0, 1, 2),
+                       tensors=None):
+    """Draw the lecture's forward pass, every atomic tensor with its shape and every parameter, and show it.
+
+    `parameter`, `data`, `tensor`, `carried` are the legend's words (the caller's, from tr()):
+    a parameter, a batch input (Xb, Yb), a tensor the forward pass computes, and the dashed
+    copy that starts a row with the tensor the row above ended with. `highlight` names tensors
+    to outline in orange, described in the legend by `highlighted` (e.g. "this lesson's
+    gradients"); `rows` picks some of the three rows (0: embedding and first linear layer,
+    1: batchnorm and tanh, 2: second linear layer and cross-entropy). Shapes are the lecture's,
+    or read from `tensors` (e.g. `step.tensors`) when given.
+    """
+    from matplotlib.patches import FancyBboxPatch
+    shapes = dict(FORWARD_SHAPES)
+    if tensors is not None:
+        shapes.update({k: list(t.shape) for k, t in tensors.items() if k in shapes and hasattr(t, "shape")})
+    rows = sorted(rows)
+    half, margin, gap = 0.22, 0.13, 0.3  # a box's half height; a group's margin around its boxes; between rows
+    grouped = {1, 2}  # the rows with a shaded group, which reaches below the side lane
+    ys, y = [], 0.0
+    for k, r in enumerate(rows):
+        if k:
+            above = LANE + half + (margin if r in grouped else 0)
+            below = LANE + half + (margin if rows[k - 1] in grouped else 0) if rows[k - 1] else half
+            y -= below + gap + above
+        ys.append(y)
+    top = LANE + half + margin + 0.05
+    bottom = ys[-1] - LANE - half - margin - 0.05
+    legend_right = rows[0] == 0  # the first row ends early: its right half holds the legend
+    width = 9.6
+    entries = [(parameter, "parameter", False), (data, "data", False), (tensor, "tensor", False),
+               (carried, "carried", False)]
+    if highlight and highlighted:
+        entries.append((highlighted, "tensor", True))
+    spots = []
+    if legend_right:
+        step = min(0.36, (LANE + half + 0.5) / max(len(entries) - 1, 1))
+        spots = [(4.9, LANE + 0.05 - i * step) for i in range(len(entries))]
+    else:  # below the graph, on as many lines as it takes
+        x, line = 0.3, 0
+        for text, _, _ in entries:
+            size = 0.55 + 0.085 * len(text) + 0.35  # sample, its text at 11 pt (about 0.085 in a character), a space
+            if x + size > width and x > 0.3:
+                x, line = 0.3, line + 1
+            spots.append((x, line))
+            x += size
+        lines = spots[-1][1] + 1
+        bottom -= 0.15 + 0.36 * lines
+        spots = [(x, bottom + 0.2 + 0.36 * (lines - 1 - line)) for x, line in spots]
+    fig = plt.figure(figsize=(width, top - bottom))
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(0, width)
+    ax.set_ylim(bottom, top)
+    ax.axis("off")
+    boxes = {}
+    for r, y0 in zip(rows, ys):
+        for name, (x, lane) in FORWARD_ROWS[r].items():
+            ghost = FORWARD_CARRIED.get(r) == name  # the dashed copy that starts a row
+            kind = ("carried" if ghost else "parameter" if name in FORWARD_PARAMETERS
+                    else "data" if name in FORWARD_DATA else "tensor")
+            lit = name in highlight and not ghost
+            boxes[(r, name)] = ax.text(
+                x, y0 + lane * LANE, f"{name}\n{shapes[name]}", ha="center", va="center", family="monospace",
+                fontsize=10, linespacing=1.25, color="0.4" if ghost else "black", zorder=3,
+                bbox=dict(boxstyle="round,pad=0.3", fc=FORWARD_FILL[kind], lw=2.5 if lit else 1,
+                          ec=PATH1 if lit else "0.35", ls="--" if ghost else "-"))
+    fig.canvas.draw()  # the boxes know their size: arrows stop at their edges, groups wrap them
+    to_data = ax.transData.inverted()
+    for r, y0 in zip(rows, ys):
+        for label, members in FORWARD_GROUPS:
+            extents = [to_data.transform(boxes[(r, m)].get_bbox_patch().get_window_extent())
+                       for m in members if (r, m) in boxes]
+            if not extents:
+                continue
+            x_left = min(e[0][0] for e in extents) - margin
+            x_right = max(e[1][0] for e in extents) + margin
+            y_low, y_high = y0 - LANE - half - margin, y0 + LANE + half + margin
+            ax.add_patch(FancyBboxPatch((x_left, y_low), x_right - x_left, y_high - y_low,
+                                        boxstyle="round,pad=0,rounding_size=0.12", fc="#e8f0fb", ec="#9db8de",
+                                        lw=1, zorder=0))
+            ax.text(x_left + 0.12, y0 + LANE, label, ha="left", va="center", fontsize=11, style="italic",
+                    color="#3d5f8f", zorder=1)
+        for src, dst in FORWARD_EDGES:
+            if (r, src) in boxes and (r, dst) in boxes:
+                # from edge to edge, in data coordinates (inches): they stay put when Jupyter crops the figure
+                a, b = (to_data.transform(boxes[(r, m)].get_bbox_patch().get_window_extent()) for m in (src, dst))
+                ax.annotate("", xy=_box_edge(b, a), xytext=_box_edge(a, b), zorder=2,
+                            arrowprops=dict(arrowstyle="-|>", color="0.3", lw=1.3, mutation_scale=12,
+                                            shrinkA=0, shrinkB=0))
+    for (text, kind, lit), (x, y) in zip(entries, spots):
+        ax.add_patch(FancyBboxPatch((x, y - 0.1), 0.4, 0.2, boxstyle="round,pad=0.02", fc=FORWARD_FILL[kind],
+                                    ec=PATH1 if lit else "0.35", lw=2.5 if lit else 1,
+                                    ls="--" if kind == "carried" else "-"))
+        ax.text(x + 0.55, y, text, ha="left", va="center", fontsize=11)
+    plt.show()
+
+
+def _box_edge(box, other, gap=0.03):
+    """Where the line from the centre of `box` to the centre of `other` leaves `box` (plus `gap`).
+
+    Both are [[x0, y0], [x1, y1]] extents in data coordinates.
+    """
+    (x0, y0), (x1, y1) = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    dx, dy = (other[0][0] + other[1][0]) / 2 - cx, (other[0][1] + other[1][1]) / 2 - cy
+    t = min((x1 - x0) / 2 / abs(dx) if dx else float("inf"), (y1 - y0) / 2 / abs(dy) if dy else float("inf"))
+    length = (dx * dx + dy * dy) ** 0.5
+    t += gap / length
+    return cx + t * dx, cy + t * dy
