@@ -415,3 +415,128 @@ def _box_edge(box, other, gap=0.03):
     length = (dx * dx + dy * dy) ** 0.5
     t += gap / length
     return cx + t * dx, cy + t * dy
+
+
+# --- where one element of a matrix product is used ---------------------------
+#
+#     draw_element_uses(A, B, "A", (0, 0), ("A", "B", "P = A @ B"), tr("…", "…"))
+#
+# A @ B = P as three small matrices with their values; one element of a factor is
+# outlined, with the whole row (for A) or column (for B) of P it is used in, and,
+# dashed, the elements of the other factor it gets multiplied by there.
+
+def outline_block(ax, x0, rows, cols, colour="black", lw=3, linestyle="-"):
+    """One rectangle around rows × cols (two ranges of indices) of a matrix that `draw_matrix` drew at x = `x0`."""
+    r0, r1, c0, c1 = min(rows), max(rows) + 1, min(cols), max(cols) + 1
+    ax.add_patch(plt.Rectangle((x0 + c0 + 0.04, -r1 + 0.04), c1 - c0 - 0.08, r1 - r0 - 0.08, fill=False,
+                               edgecolor=colour, lw=lw, linestyle=linestyle, zorder=4))
+
+
+def draw_element_uses(A, B, factor, index, titles, caption="", colour="black", partner="tab:green"):
+    """Draw `A @ B = P` and outline where one element of a factor is used, then show the figure.
+
+    factor "A", index (i, k): a_ik is used in the whole row i of P, times the elements of row k of B.
+    factor "B", index (k, j): b_kj is used in the whole column j of P, times the elements of column k of A.
+    The element and the row or column of P it is used in are outlined in `colour`; the other
+    factor's elements it is multiplied by, dashed, in `partner`. `titles` are the three
+    matrices' titles and `caption` one or more lines under the figure (the caller's text, from tr()).
+    """
+    A, B = A.detach().float(), B.detach().float()
+    P = A @ B
+    (m, k), n = A.shape, B.shape[1]
+    xb = k + 1.4
+    xp = xb + n + 1.4
+    rows = max(m, k)
+    lines = caption.count("\n") + 1 if caption else 0
+    fig, ax = canvas(xp + n, rows=rows + 0.5 * lines)
+    for x, M, title in ((0, A, titles[0]), (xb, B, titles[1]), (xp, P, titles[2])):
+        draw_matrix(ax, M, x, title)
+    ax.text(xb - 0.7, -rows / 2, "@", ha="center", va="center", fontsize=16)
+    ax.text(xp - 0.7, -rows / 2, "=", ha="center", va="center", fontsize=16)
+    if factor == "A":
+        i, kk = index
+        outline_block(ax, 0, [i], [kk], colour)
+        outline_block(ax, xp, [i], range(n), colour)
+        outline_block(ax, xb, [kk], range(n), partner, lw=3, linestyle="--")
+    else:
+        kk, j = index
+        outline_block(ax, xb, [kk], [j], colour)
+        outline_block(ax, xp, range(m), [j], colour)
+        outline_block(ax, 0, range(m), [kk], partner, lw=3, linestyle="--")
+    if caption:
+        ax.text((xp + n) / 2, -rows - 0.45, caption, ha="center", va="top", fontsize=11)
+    plt.show()
+
+
+# --- a gradient with a sign: one colour scale centred at 0 --------------------
+#
+#     vmax = draw_signed_heatmap(dlogits * n, tr("…", "…"), xlabel, ylabel, col_labels=chars, outline_row=7)
+#     draw_row_bars(dlogits[7] * n, Yb[7], chars, tr("…", "…"), ylabel, notes={5: "+p = {v}"}, vmax=vmax)
+#
+# Negative values blue, positive red, 0 the neutral middle of CMAP; the same
+# vmax in both figures, so a colour means the same number in the map and in the bars.
+
+def _signed_colours(values, vmax):
+    cmap = plt.get_cmap(CMAP)
+    return [cmap(0.5 + 0.5 * max(-1.0, min(1.0, v / vmax))) for v in values]
+
+
+def draw_signed_heatmap(M, title, xlabel, ylabel, col_labels=None, outline_row=None, decimal=".", vmax=None,
+                        figsize=(7.5, 6.4)):
+    """Show the 2-D tensor `M` as an image on one colour scale centred at 0, with a colour bar; returns vmax.
+
+    The scale runs from -vmax to +vmax (by default the largest |value| of `M`), so 0 is
+    always the middle colour. `col_labels` name the columns (e.g. the characters);
+    `outline_row` frames one row (the one a bar chart shows). Texts are the caller's
+    (from tr()); `decimal` is the colour bar's decimal mark (tr(",", ".") for Italian).
+    """
+    M = M.detach().float()
+    vmax = float(vmax if vmax is not None else M.abs().max().item() or 1.0)
+    with plt.rc_context({"font.size": 11}):
+        fig, ax = plt.subplots(figsize=figsize)
+        image = ax.imshow(M, cmap=CMAP, vmin=-vmax, vmax=vmax)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}".replace(".", decimal).replace("-", "−"))
+        if col_labels is not None:
+            ax.set_xticks(range(len(col_labels)), col_labels, fontsize=10, family="monospace")
+        if outline_row is not None:
+            ax.add_patch(plt.Rectangle((-0.5, outline_row - 0.5), M.shape[1], 1, fill=False, edgecolor="black",
+                                       lw=2))
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        plt.tight_layout()
+        plt.show()
+    return vmax
+
+
+def draw_row_bars(values, marked, col_labels, title, ylabel, notes=None, decimal=".", vmax=None, figsize=(10, 3.6)):
+    """One row as a bar chart, each bar coloured like `draw_signed_heatmap` colours its value; shows the figure.
+
+    `marked` is a column whose tick label is drawn in bold (e.g. the correct class);
+    `notes` maps columns to a text written next to their bar (the caller's, from tr()), where
+    `{v}` stands for the bar's value, written with two decimals and the decimal mark `decimal`.
+    `vmax` is the colour scale (pass the heatmap's, so both figures agree).
+    """
+    values = [float(v) for v in values]
+    vmax = float(vmax if vmax is not None else max(abs(v) for v in values) or 1.0)
+    with plt.rc_context({"font.size": 11}):
+        fig, ax = plt.subplots(figsize=figsize)
+        ax.bar(range(len(values)), values, color=_signed_colours(values, vmax), edgecolor="0.3", lw=0.6)
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks(range(len(values)), col_labels, fontsize=10, family="monospace")
+        ax.get_xticklabels()[int(marked)].set_fontweight("bold")
+        ax.get_xticklabels()[int(marked)].set_fontsize(13)
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}".replace(".", decimal).replace("-", "−"))
+        ax.set_xlim(-0.7, len(values) - 0.3)
+        low, high = min(values + [0.0]), max(values + [0.0])
+        ax.set_ylim(low - 0.08 * (high - low), high + 0.25 * (high - low))
+        for j, text in (notes or {}).items():  # above a bar that goes up, beside the end of one that goes down
+            v = values[int(j)]
+            shown = f"{v:.2f}".replace(".", decimal).replace("-", "−")
+            ax.annotate(text.format(v=shown), (int(j), v), xytext=(0, 6) if v >= 0 else (14, 0), textcoords="offset points",
+                        ha="center" if v >= 0 else "left", va="bottom" if v >= 0 else "center", fontsize=11)
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        plt.tight_layout()
+        plt.show()
