@@ -14,6 +14,7 @@ is graded on its own and not on a mistake made in this one.
 import ast
 import linecache
 import os
+import re
 import sys
 import textwrap
 import warnings
@@ -67,8 +68,10 @@ class Verdict:
         """The verdict in the current language: the lecture's row, then each note wrapped within WIDTH."""
         lines = [self.row(name)]
         for key, values in self.notes:
-            lines += textwrap.wrap(render(key, values), WIDTH, initial_indent="   ", subsequent_indent="     ",
-                                   break_long_words=False, break_on_hyphens=False)
+            text = _BRACKETED.sub(lambda m: m.group(0).replace(" ", _GLUE), render(key, values))
+            lines += [line.replace(_GLUE, " ") for line in
+                      textwrap.wrap(text, WIDTH, initial_indent="   ", subsequent_indent="     ",
+                                    break_long_words=False, break_on_hyphens=False)]
         return "\n".join(lines)
 
     def as_data(self, name):
@@ -76,6 +79,10 @@ class Verdict:
         return {"name": name, "status": self.status, "exact": _plain(self.exact),
                 "approximate": _plain(self.approximate), "maxdiff": _plain(self.maxdiff),
                 "notes": [{"key": key, "values": _plain(values)} for key, values in self.notes]}
+
+
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")  # `[3, 1]`, `.sum(1, keepdim=True)`: never split
+_GLUE = "\x00"
 
 
 def render(key, values, nested=False):
@@ -127,6 +134,9 @@ def _missing_dims(got, want):
     """The dims of `want` that `got` lacks (absent or of size 1), if `got` is `want` with just those taken away."""
     if len(got) > len(want):
         return []
+    if len(got) == len(want):  # [3, 1] for [3, 3]: the dims where only the answer has size 1
+        dims = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+        return dims if all(got[i] == 1 for i in dims) else []
     squeezed = [d for d in got if d != 1]
     candidates = [i for i, d in enumerate(want) if d != 1]
     for count in range(1, len(candidates) + 1):

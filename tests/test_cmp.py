@@ -424,3 +424,19 @@ def test_an_extra_size1_dim_with_right_values_advises_dropping_keepdim():
     verdict = check("b2", b2.grad.reshape(1, 27).clone(), b2)
     assert verdict.status == "done" and verdict.keys() == ["loose_shape_extra"]
     assert verdict.values("loose_shape_extra")["fix"] == ".sum(0)" and verdict.carry.shape == (27,)
+
+
+def test_a_square_answer_missing_a_column_names_the_right_dim():
+    t = node(3, 3)
+    values = check("x", torch.zeros(3, 1), t, dname="dx", tname="x").values("hint_replicate_back")
+    assert values["dims"] == "1" and values["fix"] == "torch.ones_like(x) * dx"
+
+
+@pytest.mark.parametrize("lang, answer", [("it", (3, 3)), ("en", (3,)), ("it", (2, 3, 3))])
+def test_wrapping_never_splits_a_shape_or_a_call(lang, answer):
+    """Plain word wrapping would end these lines in `.sum(1,` or `[2, 3,` (found by trying)."""
+    set_language(lang)
+    report = check("b", torch.zeros(*answer), node(3, 1), dname="db", tname="b").report("b")
+    assert "keepdim=True)" in report or "[2, 3, 3]" in report
+    for line in report.splitlines():
+        assert line.count("[") == line.count("]") and line.count("(") == line.count(")"), line
