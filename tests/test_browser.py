@@ -16,6 +16,7 @@ kernel it started are stopped at the end, also when a test fails.
 Without Chromium the tests are skipped with the reason, except in CI (CI set),
 where that is a failure: .ci/run installs Chromium.
 """
+import contextlib
 import json
 import os
 import re
@@ -29,6 +30,8 @@ import urllib.request
 
 import psutil
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 from conftest import REPO
 
@@ -66,7 +69,7 @@ def pick_lesson():
     return next((s for s in stems if has_hint(s)), "01_dlogprobs")
 
 
-LESSON = pick_lesson()
+LESSON = os.environ.get("HANDGRAD_BROWSER_LESSON") or pick_lesson()  # e.g. 03_accumulation, to try another
 
 
 CHROMIUM = os.environ.get("HANDGRAD_CHROMIUM") or shutil.which("chromium")
@@ -182,7 +185,6 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(lab):
     """One Lab tab for the whole module, as a learner has; `?reset`: a new workspace, nothing reopened."""
-    from playwright.sync_api import sync_playwright
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("*.png"):
         old.unlink()
@@ -270,35 +272,55 @@ WRAPPED_JS = """(nb) => {
 class Notebook:
     """A notebook open in the Lab, its cells matched one to one with the .ipynb file's."""
 
-    def __init__(self, page, panel_id, relpath):
-        self.page, self.relpath = page, relpath
+    def __init__(self, page, panel_id, relpath, name):
+        self.page, self.relpath, self.name = page, relpath, name
         self.css = f"#{panel_id}"
         self.panel = page.locator(self.css)
         self.tab = page.locator(f".lm-DockPanel-tabBar .lm-TabBar-tab[data-id='{panel_id}']")
         self.cells = json.loads((REPO / relpath).read_text(encoding="utf-8"))["cells"]
         self.seconds = None
         # Lab attaches the cells a few at a time, then the kernel starts
-        page.wait_for_function(f"() => document.querySelectorAll('{self.css} .jp-Notebook .jp-Cell').length"
-                               f" === {len(self.cells)}")
+        self.wait(f"() => document.querySelectorAll('{self.css} .jp-Notebook .jp-Cell').length === {len(self.cells)}",
+                  f"the Lab to show the {len(self.cells)} cells of {relpath} (was the file changed meanwhile?)")
         self.wait_idle()
 
+    @contextlib.contextmanager
+    def failing(self, doing):
+        """A Playwright timeout says what was awaited; any failure leaves a screenshot."""
+        try:
+            yield
+        except Exception as error:
+            try:
+                self.screenshot(self.name + "-failed")
+            except Exception:
+                pass
+            if isinstance(error, PlaywrightTimeout):
+                pytest.fail(f"{self.relpath}: timed out waiting for {doing}: {error}", pytrace=False)
+            raise
+
+    def wait(self, js, doing, timeout=None):
+        with self.failing(doing):
+            self.page.wait_for_function(js, arg=self.panel.element_handle(), polling=250,
+                                        **({"timeout": timeout} if timeout else {}))
+
     def wait_idle(self):
-        self.panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+        with self.failing("the kernel to be idle"):
+            self.panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
 
     def restart_and_run_all(self):
         """Kernel → Restart Kernel and Run All Cells…, Restart, then wait for every code cell to run again."""
         start = time.monotonic()
-        # what the notebook showed before is marked: Run All replaces it
-        self.panel.evaluate("nb => nb.querySelectorAll('.jp-OutputArea-output')"
-                            ".forEach(o => o.setAttribute('data-before-run', ''))")
-        self.panel.locator(".jp-Cell").first.click()  # Run All wants an active cell
-        self.page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
-        self.page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Run All Cells").click()
-        dialog = self.page.locator(".jp-Dialog")
-        dialog.locator("button.jp-mod-accept").click()
-        dialog.wait_for(state="detached")
-        self.page.wait_for_function(RUN_ALL_DONE_JS, arg=self.panel.element_handle(),
-                                    timeout=RUN_TIMEOUT_MS, polling=250)
+        with self.failing("Kernel → Restart Kernel and Run All Cells… and its dialog"):
+            # what the notebook showed before is marked: Run All replaces it
+            self.panel.evaluate("nb => nb.querySelectorAll('.jp-OutputArea-output')"
+                                ".forEach(o => o.setAttribute('data-before-run', ''))")
+            self.panel.locator(".jp-Cell").first.click()  # Run All wants an active cell
+            self.page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
+            self.page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Run All Cells").click()
+            dialog = self.page.locator(".jp-Dialog")
+            dialog.locator("button.jp-mod-accept").click()
+            dialog.wait_for(state="detached")
+        self.wait(RUN_ALL_DONE_JS, "every code cell to run again", timeout=RUN_TIMEOUT_MS)
         self.wait_idle()
         self.seconds = time.monotonic() - start
 
@@ -343,7 +365,8 @@ class Notebook:
         prompts = [cell["prompt"] for cell in state if cell["code"]]
         assert prompts == [f"[{i}]:" for i in range(1, len(prompts) + 1)], f"{self.relpath}: {prompts}"
         wrapped = self.panel.evaluate(WRAPPED_JS)
-        assert not wrapped, (f"{self.relpath}: output lines wrapped in a {VIEWPORT['width']}px window:\n"
+        # JupyterLab breaks an output line too long for the panel anywhere, in the middle of a word too
+        assert not wrapped, (f"{self.relpath}: output lines broken in two in a {VIEWPORT['width']}px window:\n"
                              + "\n".join(wrapped))
 
     def assert_every_check(self, state, lang, want):
@@ -370,14 +393,10 @@ class Notebook:
 def student(request, page):
     """The lesson as a learner first runs it: opened from the file browser, Restart Kernel and Run All."""
     lang = request.param
-    nb = Notebook(page, open_notebook(page, "preferred", lang, f"{LESSON}.ipynb"),
-                  f"notebooks/{lang}/{LESSON}.ipynb")
     name = f"{lang}-{LESSON}-student"
-    try:
-        nb.restart_and_run_all()
-    except Exception:
-        nb.screenshot(name + "-failed")
-        raise
+    nb = Notebook(page, open_notebook(page, "preferred", lang, f"{LESSON}.ipynb"),
+                  f"notebooks/{lang}/{LESSON}.ipynb", name)
+    nb.restart_and_run_all()
     nb.shot = nb.screenshot(name)
     return lang, nb
 
@@ -420,8 +439,9 @@ def test_a_hint_opens_when_clicked(student):
 def test_the_solution_opens_from_the_lab_and_every_check_is_done(page, lang):
     # the learner's way: up from notebooks/ to the course, then solutions/<lang>/<lesson>
     relpath = f"solutions/{lang}/{LESSON}.ipynb"
-    nb = Notebook(page, open_notebook(page, "home", "solutions", lang, f"{LESSON}.ipynb"), relpath)
-    shot = nb.screenshot(f"{lang}-{LESSON}-solution")
+    name = f"{lang}-{LESSON}-solution"
+    nb = Notebook(page, open_notebook(page, "home", "solutions", lang, f"{LESSON}.ipynb"), relpath, name)
+    shot = nb.screenshot(name)
     assert not page.locator(".jp-Dialog").count(), page.locator(".jp-Dialog").inner_text()
     state = nb.state()
     nb.assert_clean(state)
