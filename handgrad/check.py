@@ -194,7 +194,10 @@ def value_hints(dt, ref):
     else:
         notes = [note("values_scalar", mine=dt.item(), ref=ref.item())]
     explained = False
-    if not dt.any():
+    if dt.dim() == 2 and dt.shape[0] == dt.shape[1] and dt.shape[0] > 1 and torch.allclose(dt.T, ref):
+        notes.append(note("hint_transposed_values"))  # a square gradient written down row for column
+        explained = True
+    elif not dt.any():
         notes.append(note("hint_zeros"))
         explained = True
     elif ref.abs().max() > 0:

@@ -132,6 +132,10 @@ MESSAGES = {
         "it": "   sono sbagliate {bad} posizioni su {total}",
         "en": "   {bad} of {total} entries are wrong",
     },
+    "hint_transposed_values": {
+        "it": "   suggerimento: sono i valori giusti, ma trasposti: righe e colonne scambiate (manca o c'è di troppo un .T?)",
+        "en": "   hint: these are the right values, transposed: rows and columns swapped (a .T missing or one too many?)",
+    },
     "hint_zeros": {
         "it": "   suggerimento: la tua risposta è tutta zeri: hai creato il tensore (zeros_like) senza riempirlo?",
         "en": "   hint: your answer is all zeros: did you create the tensor (zeros_like) and forget to fill it?",
@@ -145,6 +149,95 @@ MESSAGES = {
     "shape_wrong": {
         "it": "{name}: {guess} non è la forma giusta. Ricorda: {name} ha sempre la forma di {of}.",
         "en": "{name}: {guess} is not the right shape. Remember: {name} always has the shape of {of}.",
+    },
+    # handgrad.grade: the feedback page a learner gets back
+    "grade_page_title": {"it": "Correzione: {lesson}", "en": "Feedback: {lesson}"},
+    "grade_student": {"it": "Consegna di {student} ({file})", "en": "Submitted by {student} ({file})"},
+    "grade_total": {"it": "Punteggio: {earned} su {max}", "en": "Score: {earned} out of {max}"},
+    "grade_how": {
+        "it": "Ogni esercizio è corretto da solo: prima di eseguirlo, il correttore rimette al loro posto le risposte giuste degli esercizi precedenti, così un errore in un esercizio non pesa sui successivi. Le tue risposte sono confrontate con i gradienti di autograd fuori dal tuo notebook: conta quello che calcoli, non quello che stampi.",
+        "en": "Each exercise is graded on its own: before running it, the grader puts back the right answers of the earlier exercises, so a mistake in one exercise does not count against the next ones. Your answers are compared with autograd's gradients outside your notebook: what counts is what you compute, not what you print.",
+    },
+    "grade_col_exercise": {"it": "Esercizio", "en": "Exercise"},
+    "grade_col_points": {"it": "Punti", "en": "Points"},
+    "grade_col_result": {"it": "Esito", "en": "Result"},
+    "grade_flagged": {"it": "🚩 da rivedere", "en": "🚩 flagged"},
+    "grade_exception": {
+        "it": "la cella dell'esercizio si è fermata con un errore: {error}",
+        "en": "the exercise cell stopped with an error: {error}",
+    },
+    "grade_timeout": {
+        "it": "la cella è andata avanti per più di {seconds} s ed è stata interrotta (un ciclo che non finisce?)",
+        "en": "the cell ran for more than {seconds} s and was stopped (a loop that never ends?)",
+    },
+    "grade_memory": {
+        "it": "la cella ha usato più memoria di quella concessa ({limit}); per gli esercizi successivi Python è ripartito da capo",
+        "en": "the cell used more memory than allowed ({limit}); Python was started afresh for the exercises after it",
+    },
+    "grade_kernel_died": {
+        "it": "Python si è interrotto mentre eseguiva questa cella; gli esercizi successivi sono ripartiti da capo",
+        "en": "Python stopped while running this cell; the exercises after it were run afresh",
+    },
+    "grade_time_limit": {
+        "it": "non eseguito: il notebook ha superato il tempo concesso ({seconds} s in tutto)",
+        "en": "not run: the notebook went over its time limit ({seconds} s in all)",
+    },
+    "grade_not_run": {"it": "non eseguito", "en": "not run"},
+    "grade_missing": {
+        "it": "questa cella di esercizio manca nel tuo notebook: conta come da fare",
+        "en": "this exercise cell is missing from your notebook: it counts as still to do",
+    },
+    "grade_extra": {
+        "it": "anche le celle che hai aggiunto subito dopo l'esercizio sono state eseguite, come parte di esso",
+        "en": "the cells you added right after the exercise were run too, as part of it",
+    },
+    "grade_flag_autograd": {
+        "it": "non valutato: la risposta legge il risultato di autograd ({what}, riga {line}); l'insegnante lo vedrà",
+        "en": "not scored: the answer reads autograd's result ({what}, line {line}); your teacher will see it",
+    },
+    "grade_flag_via": {
+        "it": "non valutato: la risposta usa {what} (riga {line}), calcolato in {via} dal risultato di autograd; l'insegnante lo vedrà",
+        "en": "not scored: the answer uses {what} (line {line}), computed in {via} from autograd's result; your teacher will see it",
+    },
+    "grade_flag_tamper": {
+        "it": "questa cella cambia il modo in cui le risposte vengono controllate ({what}, riga {line}): non fa guadagnare nulla, e l'insegnante lo vedrà",
+        "en": "this cell changes how answers are checked ({what}, line {line}): it earns nothing, and your teacher will see it",
+    },
+    "grade_flag_review": {
+        "it": "questa cella fa qualcosa che a un gradiente non serve ({what}, riga {line}); l'insegnante darà un'occhiata",
+        "en": "this cell does something a gradient does not need ({what}, line {line}); your teacher will take a look",
+    },
+    "grade_invalid": {
+        "it": "il file non è un notebook leggibile ({error})",
+        "en": "the file is not a readable notebook ({error})",
+    },
+    "grade_not_handgrad": {
+        "it": "il notebook non ha i metadati del corso (metadata.handgrad): non viene dalla cartella notebooks/ del corso",
+        "en": "the notebook lacks the course's metadata (metadata.handgrad): it does not come from the course's notebooks/ folder",
+    },
+    "grade_unknown_lesson": {
+        "it": "il notebook indica una lezione che il corso non ha: {source} ({lang})",
+        "en": "the notebook names a lesson the course does not have: {source} ({lang})",
+    },
+    "grade_reordered": {
+        "it": "le celle degli esercizi non erano nell'ordine del corso: ogni esercizio è stato eseguito al suo posto",
+        "en": "the exercise cells were not in the course's order: each exercise was run in its own place",
+    },
+    "grade_missing_cells": {
+        "it": "mancano alcune celle del corso: {cells}",
+        "en": "some of the course's cells are missing: {cells}",
+    },
+    "grade_duplicate": {
+        "it": "alcune celle di esercizio compaiono più di una volta ({cells}): conta la prima",
+        "en": "some exercise cells appear more than once ({cells}): the first one counts",
+    },
+    "grade_twice": {
+        "it": "per questa lezione sono arrivati più notebook: {files}",
+        "en": "more than one notebook came in for this lesson: {files}",
+    },
+    "grade_grader_error": {
+        "it": "il correttore non è riuscito a correggere questo notebook ({error}); l'insegnante lo vedrà",
+        "en": "the grader could not grade this notebook ({error}); your teacher will see it",
     },
     "strict": {
         "it": "{name}: il gradiente non coincide con quello di autograd",

@@ -440,3 +440,9 @@ def test_wrapping_never_splits_a_shape_or_a_call(lang, answer):
     assert "keepdim=True)" in report or "[2, 3, 3]" in report
     for line in report.splitlines():
         assert line.count("[") == line.count("]") and line.count("(") == line.count(")"), line
+
+
+def test_a_square_gradient_written_transposed_is_named():
+    t = node(2, 2)
+    keys = check("B", t.grad.T.clone(), t).keys()
+    assert "hint_transposed_values" in keys
