@@ -152,8 +152,8 @@ def shape_hints(got, want, dname, tname):
     ones = [i for i, d in enumerate(want) if d == 1]
     wrong_dim = [note("hint_wrong_dim", want=list(want), dims=_dims(ones), fix=_sum_fix(ones))] if ones else []
     if len(want) == 2 and got == want[::-1] and got != want:
-        # [1, 3] for [3, 1]: more often a sum over the wrong dim than a missing .T
-        return wrong_dim + [note("hint_transposed")]
+        # [1, 3] for [3, 1] is a sum over the wrong dim, not a missing .T; [27, 64] for [64, 27] is a .T
+        return wrong_dim or [note("hint_transposed")]
     if [d for d in got if d != 1] == [d for d in want if d != 1] and ones:
         return [note("hint_keepdim", fix=_sum_fix(ones))]
     try:
