@@ -3,6 +3,8 @@
 A lesson notebook calls `set_language("it")` or `set_language("en")` in its
 setup cell; every message `cmp` prints is then looked up here.
 """
+import string
+
 LANGUAGES = ("it", "en")
 _current = {"lang": "en"}
 
@@ -257,9 +259,17 @@ def get_language():
     return _current["lang"]
 
 
+class _Formatter(string.Formatter):
+    """Fills in a message; in Italian a number is written with a decimal comma (0,5), as Italian prose does."""
+
+    def format_field(self, value, spec):
+        text = super().format_field(value, spec)
+        return text.replace(".", ",") if _current["lang"] == "it" and isinstance(value, float) else text
+
+
 def say(key, **values):
     """The message `key` in the current language, with `values` filled in."""
-    return MESSAGES[key][_current["lang"]].format(**values)
+    return _Formatter().format(MESSAGES[key][_current["lang"]], **values)
 
 
 def tr(it, en):

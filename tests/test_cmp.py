@@ -446,3 +446,12 @@ def test_a_square_gradient_written_transposed_is_named():
     t = node(2, 2)
     keys = check("B", t.grad.T.clone(), t).keys()
     assert "hint_transposed_values" in keys
+
+
+def test_italian_numbers_have_a_decimal_comma_and_code_keeps_its_dot():
+    set_language("it")
+    t = node(3, 1)
+    report = check("b", 0.5 * t.grad, t).report("b")
+    assert "moltiplicata per 0,5" in report
+    report = check("b", torch.zeros(3), t).report("b")
+    assert ".sum(1, keepdim=True)" in report
