@@ -221,6 +221,8 @@ def value_hints(dt, ref):
     bad = int((~torch.isclose(dt, ref)).sum())
     if dt.dim() and bad == dt.numel() and dt.numel() > 1:
         notes.append(note("hint_all_wrong", total=dt.numel()))
+    elif bad == 1 and dt.numel() > 1:
+        notes.append(note("hint_one_wrong", total=dt.numel()))
     elif 0 < bad < dt.numel():
         notes.append(note("hint_rows", bad=bad, total=dt.numel()))
     return notes

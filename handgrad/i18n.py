@@ -138,6 +138,10 @@ MESSAGES = {
         "it": "   suggerimento: sono i valori giusti, ma trasposti: righe e colonne scambiate (manca o c'è di troppo un .T?)",
         "en": "   hint: these are the right values, transposed: rows and columns swapped (a .T missing or one too many?)",
     },
+    "hint_one_wrong": {
+        "it": "   è sbagliata 1 posizione su {total}",
+        "en": "   1 of {total} entries is wrong",
+    },
     "hint_zeros": {
         "it": "   suggerimento: la tua risposta è tutta zeri: hai creato il tensore (zeros_like) senza riempirlo?",
         "en": "   hint: your answer is all zeros: did you create the tensor (zeros_like) and forget to fill it?",

@@ -205,7 +205,9 @@ def test_wrong_values_give_where_and_how_many():
     assert verdict.maxdiff == pytest.approx(0.5)
     assert verdict.values("values")["where"] == "[2, 3]"
     assert "maxdiff" not in verdict.values("values")  # the row shows it once
-    assert verdict.values("hint_rows") == {"bad": 1, "total": 20}
+    assert verdict.values("hint_one_wrong") == {"total": 20}  # "1 of 20 entries is wrong", singular
+    mine[0, 0] += 0.5
+    assert check("a", mine, t).values("hint_rows") == {"bad": 2, "total": 20}
     assert torch.equal(verdict.carry, t.grad)  # carry on with autograd's
 
 
