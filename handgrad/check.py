@@ -276,7 +276,9 @@ def check(name, dt, t, dname=None, tname=None):
             and dt.device == ref.device and torch.allclose(dt.reshape(ref.shape), ref):
         # the lecture's `(-dbndiff).sum(0)` is [64] for a [1, 64] bnmeani: right values, a loose shape
         reshaped = dt.reshape(ref.shape)
-        if dt.dim() > ref.dim():  # [1, 27] for [27]: a keepdim=True too many
+        if ref.dim() == 0:  # [1] for a scalar: no keepdim advice, a 0-d tensor is what is wanted
+            loose = note("loose_shape_scalar", dname=answer, got=list(dt.shape))
+        elif dt.dim() > ref.dim():  # [1, 27] for [27]: a keepdim=True too many
             extra = [i for i, d in enumerate(dt.shape) if d == 1][: dt.dim() - ref.dim()]
             loose = note("loose_shape_extra", dname=answer, got=list(dt.shape), want=list(ref.shape),
                          fix=_sum_fix(extra, keepdim=False))

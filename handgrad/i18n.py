@@ -70,6 +70,10 @@ MESSAGES = {
         "it": "   nota: valori giusti, ma {dname} ha forma {got} invece di {want}; lo accetto e lo riporto a {want}. Con keepdim=True ({fix}) ottieni la forma esatta",
         "en": "   note: right values, but {dname} has shape {got} instead of {want}; accepted, and reshaped to {want}. With keepdim=True ({fix}) you get the exact shape",
     },
+    "loose_shape_scalar": {
+        "it": "   nota: valore giusto, ma {dname} ha forma {got} invece di [] (uno scalare); lo accetto. Un tensore a 0 dimensioni, come torch.tensor(1.0), ha la forma esatta",
+        "en": "   note: right value, but {dname} has shape {got} instead of [] (a scalar); accepted. A 0-dimensional tensor, like torch.tensor(1.0), has the exact shape",
+    },
     "loose_shape_extra": {
         "it": "   nota: valori giusti, ma {dname} ha forma {got} invece di {want}; lo accetto e lo riporto a {want}. Senza keepdim ({fix}) ottieni la forma esatta",
         "en": "   note: right values, but {dname} has shape {got} instead of {want}; accepted, and reshaped to {want}. Without keepdim ({fix}) you get the exact shape",

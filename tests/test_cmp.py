@@ -457,3 +457,9 @@ def test_italian_numbers_have_a_decimal_comma_and_code_keeps_its_dot():
     assert "moltiplicata per 0,5" in report
     report = check("b", torch.zeros(3), t).report("b")
     assert ".sum(1, keepdim=True)" in report
+
+
+def test_a_one_element_answer_for_a_scalar_gets_no_keepdim_advice():
+    loss = node(())
+    verdict = check("loss", loss.grad.reshape(1).clone(), loss)
+    assert verdict.status == "done" and verdict.keys() == ["loose_shape_scalar"] and verdict.carry.shape == ()
