@@ -79,7 +79,7 @@ MESSAGES = {
         "en": "   note: right values, but {dname} has shape {got} instead of {want}; accepted, and reshaped to {want}. Without keepdim ({fix}) you get the exact shape",
     },
     "hint_keepdim": {
-        "it": "   suggerimento: stesse taglie, ma manca una dimensione di taglia 1: hai sommato senza keepdim=True? ({fix})",
+        "it": "   suggerimento: stesse lunghezze, ma manca una dimensione di lunghezza 1: hai sommato senza keepdim=True? ({fix})",
         "en": "   hint: same sizes, but a size-1 dimension is missing: did you sum without keepdim=True? ({fix})",
     },
     "hint_sum_replicated": {

@@ -2,13 +2,15 @@
 from .i18n import say
 
 
-def check_shape(name, guess, t):
+def check_shape(name, guess, t, of=None):
     """Print whether `guess` (a tuple such as `(3, 1)`) is the shape of `t`, the tensor `name` is the gradient of.
 
     `check_shape('db', shape_db, b)` prints "db: (3, 1) right!", a reminder
     that dX has the shape of X, or "still to do" while `shape_db` is `...`.
+    `of` names the tensor when it is not `name` without its `d`
+    (`check_shape('dcounts1', guess, counts, of='counts')`).
     """
-    of = name[1:] if name.startswith("d") and len(name) > 1 else name
+    of = of or (name[1:] if name.startswith("d") and len(name) > 1 else name)
     if guess is ...:
         print(say("shape_todo", name=name))
         return

@@ -40,6 +40,11 @@ def test_check_shape_says_todo_right_or_wrong(capsys, lang, todo, right, wrong):
         assert capsys.readouterr().out == expected + "\n"
 
 
+def test_check_shape_names_the_tensor_given_with_of(capsys):
+    check_shape("dcounts1", (1, 3), B, of="counts")
+    assert "dcounts1 always has the shape of counts." in capsys.readouterr().out
+
+
 def test_check_shape_takes_a_guess_that_is_not_a_shape_as_wrong(capsys):
     check_shape("db", 3, B)
     assert "is not the right shape" in capsys.readouterr().out
