@@ -268,14 +268,15 @@ def draw_row_max(M, title, xlabel, ylabel, label="max", decimal=".", figsize=(6.
 
 FORWARD_ROWS = (
     # name: (x, lane), lane +1 = above the main line (parameters, data), 0 = main line, -1 = side branch below
-    {"Xb": (0.45, 0), "C": (1.5, 1), "emb": (1.5, 0), "embcat": (2.6, 0),
-     "W1": (3.3, 1), "b1": (4.1, 1), "hprebn": (3.7, 0)},
-    {"hprebn": (0.45, 0), "bnmeani": (1.45, -1), "bndiff": (2.3, 0), "bndiff2": (3.2, -1), "bnvar": (4.1, -1),
-     "bnvar_inv": (5.05, -1), "bnraw": (5.95, 0), "bngain": (6.6, 1), "bnbias": (7.4, 1), "hpreact": (7.0, 0),
-     "h": (8.35, 0)},
-    {"h": (0.45, 0), "W2": (0.8, 1), "b2": (1.5, 1), "logits": (1.45, 0), "logit_maxes": (2.4, -1),
-     "norm_logits": (3.3, 0), "counts": (4.4, 0), "counts_sum": (5.15, -1), "counts_sum_inv": (6.45, -1),
-     "probs": (7.3, 0), "logprobs": (8.3, 0), "Yb": (9.15, 1), "loss": (9.15, 0)},
+    # (spaced so that every arrow of the main line has room for its operation, FORWARD_OPS)
+    {"Xb": (0.45, 0), "C": (1.75, 1), "emb": (1.75, 0), "embcat": (3.1, 0),
+     "W1": (3.85, 1), "b1": (4.7, 1), "hprebn": (4.3, 0)},
+    {"hprebn": (0.45, 0), "bnmeani": (1.3, -1), "bndiff": (2.05, 0), "bndiff2": (2.75, -1), "bnvar": (4.45, -1),
+     "bnvar_inv": (5.9, -1), "bnraw": (6.5, 0), "bngain": (7.25, 1), "bnbias": (8.0, 1), "hpreact": (7.66, 0),
+     "h": (9.15, 0)},
+    {"h": (0.45, 0), "W2": (0.95, 1), "b2": (1.75, 1), "logits": (1.65, 0), "logit_maxes": (2.3, -1),
+     "norm_logits": (3.05, 0), "counts": (4.35, 0), "counts_sum": (4.7, -1), "counts_sum_inv": (6.28, -1),
+     "probs": (7.05, 0), "logprobs": (8.25, 0), "Yb": (9.44, 1), "loss": (9.44, 0)},
 )
 FORWARD_EDGES = (
     ("Xb", "emb"), ("C", "emb"), ("emb", "embcat"), ("embcat", "hprebn"), ("W1", "hprebn"), ("b1", "hprebn"),
@@ -287,6 +288,16 @@ FORWARD_EDGES = (
     ("counts_sum", "counts_sum_inv"), ("counts", "probs"), ("counts_sum_inv", "probs"), ("probs", "logprobs"),
     ("logprobs", "loss"), ("Yb", "loss"),
 )
+FORWARD_OPS = {  # the operation written on an arrow: one per line of the forward pass, on its main input
+    ("Xb", "emb"): "C[·]", ("emb", "embcat"): "view", ("embcat", "hprebn"): "@ +",
+    ("hprebn", "bnmeani"): "mean", ("hprebn", "bndiff"): "−", ("bndiff", "bndiff2"): "**2",
+    ("bndiff2", "bnvar"): "sum/(n-1)", ("bnvar", "bnvar_inv"): "**-0.5", ("bndiff", "bnraw"): "*",
+    ("bnraw", "hpreact"): "* +", ("hpreact", "h"): "tanh", ("h", "logits"): "@ +", ("logits", "logit_maxes"): "max",
+    ("logits", "norm_logits"): "−", ("norm_logits", "counts"): "exp", ("counts", "counts_sum"): "sum",
+    ("counts_sum", "counts_sum_inv"): "**-1", ("counts", "probs"): "*", ("probs", "logprobs"): "log",
+    ("logprobs", "loss"): "−mean", ("Yb", "loss"): "[range(n), Yb]",
+}
+OP_COLOUR = "#1f4e8c"
 FORWARD_GROUPS = (  # the layers of several atomic steps, shaded, with the tensors (and parameters) they hold
     ("batchnorm", ("bnmeani", "bndiff", "bndiff2", "bnvar", "bnvar_inv", "bnraw", "bngain", "bnbias", "hpreact")),
     ("softmax", ("logit_maxes", "norm_logits", "counts", "counts_sum", "counts_sum_inv", "probs")),
@@ -307,7 +318,7 @@ LANE = 0.7  # inches from a row's main line to the lane above or below it
 
 
 def draw_forward_graph(parameter, data, tensor, carried, highlight=(), highlighted="", rows=(0, 1, 2),
-                       tensors=None):
+                       tensors=None, ops=True):
     """Draw the lecture's forward pass, every atomic tensor with its shape and every parameter, and show it.
 
     `parameter`, `data`, `tensor`, `carried` are the legend's words (the caller's, from tr()):
@@ -316,7 +327,9 @@ def draw_forward_graph(parameter, data, tensor, carried, highlight=(), highlight
     to outline in orange, described in the legend by `highlighted` (e.g. "this lesson's
     gradients"); `rows` picks some of the three rows (0: embedding and first linear layer,
     1: batchnorm and tanh, 2: second linear layer and cross-entropy). Shapes are the lecture's,
-    or read from `tensors` (e.g. `step.tensors`) when given.
+    or read from `tensors` (e.g. `step.tensors`) when given. Each line of the forward pass has
+    its operation written on the arrow of its main input (FORWARD_OPS: `C[·]`, `view`, `@ +`,
+    `mean`, …, `log`, `−mean`); `ops=False` leaves them out.
     """
     from matplotlib.patches import FancyBboxPatch
     shapes = dict(FORWARD_SHAPES)
@@ -335,7 +348,7 @@ def draw_forward_graph(parameter, data, tensor, carried, highlight=(), highlight
     top = LANE + half + margin + 0.05
     bottom = ys[-1] - LANE - half - margin - 0.05
     legend_right = rows[0] == 0  # the first row ends early: its right half holds the legend
-    width = 9.6
+    width = 9.8
     entries = [(parameter, "parameter", False), (data, "data", False), (tensor, "tensor", False),
                (carried, "carried", False)]
     if highlight and highlighted:
@@ -343,7 +356,7 @@ def draw_forward_graph(parameter, data, tensor, carried, highlight=(), highlight
     spots = []
     if legend_right:
         step = min(0.36, (LANE + half + 0.5) / max(len(entries) - 1, 1))
-        spots = [(4.9, LANE + 0.05 - i * step) for i in range(len(entries))]
+        spots = [(5.2, LANE + 0.05 - i * step) for i in range(len(entries))]
     else:  # below the graph, on as many lines as it takes
         x, line = 0.3, 0
         for text, _, _ in entries:
@@ -395,12 +408,30 @@ def draw_forward_graph(parameter, data, tensor, carried, highlight=(), highlight
                 ax.annotate("", xy=_box_edge(b, a), xytext=_box_edge(a, b), zorder=2,
                             arrowprops=dict(arrowstyle="-|>", color="0.3", lw=1.3, mutation_scale=12,
                                             shrinkA=0, shrinkB=0))
+                if ops and (src, dst) in FORWARD_OPS:
+                    _op_label(ax, _box_edge(a, b), _box_edge(b, a), FORWARD_OPS[(src, dst)])
     for (text, kind, lit), (x, y) in zip(entries, spots):
         ax.add_patch(FancyBboxPatch((x, y - 0.1), 0.4, 0.2, boxstyle="round,pad=0.02", fc=FORWARD_FILL[kind],
                                     ec=PATH1 if lit else "0.35", lw=2.5 if lit else 1,
                                     ls="--" if kind == "carried" else "-"))
         ax.text(x + 0.55, y, text, ha="left", va="center", fontsize=11)
     plt.show()
+
+
+def _op_label(ax, start, end, text):
+    """Write an operation beside the arrow from `start` to `end`: above a level one, left of an upright one,
+    above and to the right of one going down to a side branch."""
+    (x0, y0), (x1, y1) = start, end
+    if abs(y1 - y0) < 1e-6:
+        offset, ha, va = (0, 2), "center", "bottom"
+    elif abs(x1 - x0) < 0.05:
+        offset, ha, va = (-5, 0), "right", "center"
+    elif (y1 - y0) * (x1 - x0) < 0:
+        offset, ha, va = (4, 2), "left", "bottom"
+    else:
+        offset, ha, va = (-4, 2), "right", "bottom"
+    ax.annotate(text, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=offset, textcoords="offset points", ha=ha, va=va,
+                fontsize=10, family="monospace", color=OP_COLOUR, zorder=4)
 
 
 def _box_edge(box, other, gap=0.03):
@@ -419,11 +450,16 @@ def _box_edge(box, other, gap=0.03):
 
 # --- where one element of a matrix product is used ---------------------------
 #
-#     draw_element_uses(A, B, "A", (0, 0), ("A", "B", "P = A @ B"), tr("…", "…"))
+#     draw_element_uses(A, B, "A", (0, 0), ("A", "B", "P = A @ B", "dP"), legend, dP,
+#                       (tr("riga 1 di dP", "row 1 of dP"), tr("riga 1 di B", "row 1 of B")), result)
 #
-# A @ B = P as three small matrices with their values; one element of a factor is
-# outlined, with the whole row (for A) or column (for B) of P it is used in, and,
-# dashed, the elements of the other factor it gets multiplied by there.
+# A @ B = P, and the upstream gradient dP, as small matrices of plain white cells
+# with their values. One element of a factor is framed (black), with the row (for
+# A) or column (for B) of P it is used in and the same row or column of dP
+# (orange), and, dashed, the elements of the other factor it gets multiplied by
+# there (green). Below, the two lines that its gradient pairs, copied out in the
+# way they lie in their matrices: two rows for a_ik (row i of dP, row k of B), two
+# columns for b_kj (column k of A, column j of dP).
 
 def outline_block(ax, x0, rows, cols, colour="black", lw=3, linestyle="-"):
     """One rectangle around rows × cols (two ranges of indices) of a matrix that `draw_matrix` drew at x = `x0`."""
@@ -432,39 +468,113 @@ def outline_block(ax, x0, rows, cols, colour="black", lw=3, linestyle="-"):
                                edgecolor=colour, lw=lw, linestyle=linestyle, zorder=4))
 
 
-def draw_element_uses(A, B, factor, index, titles, caption="", colour="black", partner="tab:green"):
-    """Draw `A @ B = P` and outline where one element of a factor is used, then show the figure.
+ELEMENT_STYLE = ("black", 3, "-")
+USES_STYLE = (PATH1, 3, "-")
+PARTNER_STYLE = ("tab:green", 3, "--")
 
-    factor "A", index (i, k): a_ik is used in the whole row i of P, times the elements of row k of B.
-    factor "B", index (k, j): b_kj is used in the whole column j of P, times the elements of column k of A.
-    The element and the row or column of P it is used in are outlined in `colour`; the other
-    factor's elements it is multiplied by, dashed, in `partner`. `titles` are the three
-    matrices' titles and `caption` one or more lines under the figure (the caller's text, from tr()).
+
+def _number(value):
+    return f"{value:g}".replace("-", "−")
+
+
+def _plain_matrix(ax, M, x0, y0=0.0, title=None):
+    """The 2-D tensor `M` as white cells with their values, top-left corner at (x0, y0), `title` above."""
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            ax.add_patch(plt.Rectangle((x0 + j, y0 - i - 1), 1, 1, facecolor="white", edgecolor="0.6", lw=1))
+            ax.text(x0 + j + 0.5, y0 - i - 0.5, _number(M[i, j].item()), ha="center", va="center", fontsize=12)
+    if title:
+        ax.text(x0 + M.shape[1] / 2, y0 + 0.2, title, ha="center", va="bottom", fontsize=11)
+
+
+def _frame(ax, x0, y0, rows, cols, style):
+    """A frame around rows × cols (ranges of indices) of a matrix drawn at (x0, y0), in `style` (colour, width, line)."""
+    colour, lw, linestyle = style
+    r0, r1, c0, c1 = min(rows), max(rows) + 1, min(cols), max(cols) + 1
+    ax.add_patch(plt.Rectangle((x0 + c0 + 0.06, y0 - r1 + 0.06), c1 - c0 - 0.12, r1 - r0 - 0.12, fill=False,
+                               edgecolor=colour, lw=lw, linestyle=linestyle, zorder=4))
+
+
+def draw_element_uses(A, B, factor, index, titles, legend, dP=None, pair_labels=("", ""), result=""):
+    """Draw `A @ B = P` (and `dP`), frame where one element of a factor is used, and show the figure.
+
+    factor "A", index (i, k): a_ik is used in the whole row i of P, times the elements of row k of B;
+    its gradient pairs row i of dP with row k of B.
+    factor "B", index (k, j): b_kj is used in the whole column j of P, times the elements of column k
+    of A; its gradient pairs column k of A with column j of dP.
+    Frames: the element in black; the row or column of P (and of dP) in orange; the other factor's
+    elements it is multiplied by, dashed, in green. With `dP`, the two paired lines are copied below,
+    as rows or as columns, labelled `pair_labels`, and `result` is written under them. `titles` are
+    the matrices' titles (A, B, P, and dP if given), `legend` the three frames' meanings in that order
+    (the caller's text, from tr(); mathtext allowed).
     """
     A, B = A.detach().float(), B.detach().float()
     P = A @ B
     (m, k), n = A.shape, B.shape[1]
     xb = k + 1.4
     xp = xb + n + 1.4
-    rows = max(m, k)
-    lines = caption.count("\n") + 1 if caption else 0
-    fig, ax = canvas(xp + n, rows=rows + 0.5 * lines)
-    for x, M, title in ((0, A, titles[0]), (xb, B, titles[1]), (xp, P, titles[2])):
-        draw_matrix(ax, M, x, title)
-    ax.text(xb - 0.7, -rows / 2, "@", ha="center", va="center", fontsize=16)
-    ax.text(xp - 0.7, -rows / 2, "=", ha="center", va="center", fontsize=16)
+    xd = xp + n + 1.6
+    width = xd + n if dP is not None else xp + n
+    top_rows = max(m, k)
+    y = -top_rows - 1.2  # the top of the pairing, then of the result line, then of the legend
+    pair_rows = (2 * 1 + 0.8) if factor == "A" else m
+    line_counts = [text.count("\n") + 1 for text in legend]
+    legend_depth = sum(0.3 + 0.45 * lines for lines in line_counts)
+    depth = -y + (pair_rows + 0.65 + 0.75 if dP is not None else -0.6) + legend_depth
+    fig, ax = canvas(width, rows=depth - 0.9)
+    matrices = [(0, A, titles[0]), (xb, B, titles[1]), (xp, P, titles[2])]
+    if dP is not None:
+        dP = dP.detach().float()
+        matrices.append((xd, dP, titles[3]))
+        ax.plot([xd - 0.8, xd - 0.8], [0.8, -top_rows - 0.2], color="0.8", lw=1)
+    for x, M, title in matrices:
+        _plain_matrix(ax, M, x, 0.0, title)
+    ax.text(xb - 0.7, -top_rows / 2, "@", ha="center", va="center", fontsize=16)
+    ax.text(xp - 0.7, -top_rows / 2, "=", ha="center", va="center", fontsize=16)
     if factor == "A":
         i, kk = index
-        outline_block(ax, 0, [i], [kk], colour)
-        outline_block(ax, xp, [i], range(n), colour)
-        outline_block(ax, xb, [kk], range(n), partner, lw=3, linestyle="--")
+        _frame(ax, 0, 0, [i], [kk], ELEMENT_STYLE)
+        for x in (xp, xd) if dP is not None else (xp,):
+            _frame(ax, x, 0, [i], range(n), USES_STYLE)
+        _frame(ax, xb, 0, [kk], range(n), PARTNER_STYLE)
+        if dP is not None:  # row i of dP above row k of B, each pair one above the other
+            x0 = (width - n) / 2
+            for r, (row, style, label) in enumerate(((dP[i], USES_STYLE, pair_labels[0]),
+                                                     (B[kk], PARTNER_STYLE, pair_labels[1]))):
+                y0 = y - r * 1.8
+                _plain_matrix(ax, row.unsqueeze(0), x0, y0)
+                _frame(ax, x0, y0, [0], range(n), style)
+                ax.text(x0 - 0.25, y0 - 0.5, label, ha="right", va="center", fontsize=11)
+            for j in range(n):
+                ax.text(x0 + j + 0.5, y - 1.4, "×", ha="center", va="center", fontsize=13)
     else:
         kk, j = index
-        outline_block(ax, xb, [kk], [j], colour)
-        outline_block(ax, xp, range(m), [j], colour)
-        outline_block(ax, 0, range(m), [kk], partner, lw=3, linestyle="--")
-    if caption:
-        ax.text((xp + n) / 2, -rows - 0.45, caption, ha="center", va="top", fontsize=11)
+        _frame(ax, xb, 0, [kk], [j], ELEMENT_STYLE)
+        for x in (xp, xd) if dP is not None else (xp,):
+            _frame(ax, x, 0, range(m), [j], USES_STYLE)
+        _frame(ax, 0, 0, range(m), [kk], PARTNER_STYLE)
+        if dP is not None:  # column k of A beside column j of dP, each pair side by side
+            x0 = width / 2 - 1.4
+            for c, (col, style, label) in enumerate(((A[:, kk], PARTNER_STYLE, pair_labels[0]),
+                                                     (dP[:, j], USES_STYLE, pair_labels[1]))):
+                xc = x0 + c * 1.8
+                _plain_matrix(ax, col.unsqueeze(1), xc, y)
+                _frame(ax, xc, y, range(m), [0], style)
+                ax.text(xc - 0.25 if c == 0 else xc + 1.25, y - m / 2, label, ha="right" if c == 0 else "left",
+                        va="center", fontsize=11)
+            for i in range(m):
+                ax.text(x0 + 1.4, y - i - 0.5, "×", ha="center", va="center", fontsize=13)
+    if dP is not None:
+        y -= pair_rows + 0.65
+        ax.text(width / 2, y, result, ha="center", va="center", fontsize=12)
+        y -= 0.75
+    for text, lines, style in zip(legend, line_counts, (ELEMENT_STYLE, USES_STYLE, PARTNER_STYLE)):
+        colour, lw, linestyle = style
+        middle = y - (0.3 + 0.45 * lines) / 2
+        ax.add_patch(plt.Rectangle((0.1, middle - 0.22), 0.8, 0.44, fill=False, edgecolor=colour, lw=lw,
+                                   linestyle=linestyle))
+        ax.text(1.2, middle, text, ha="left", va="center", fontsize=11, linespacing=1.35)
+        y -= 0.3 + 0.45 * lines
     plt.show()
 
 
@@ -540,3 +650,49 @@ def draw_row_bars(values, marked, col_labels, title, ylabel, notes=None, decimal
         ax.set_ylabel(ylabel)
         plt.tight_layout()
         plt.show()
+
+
+# --- a broadcast bias in miniature: copies forward, a sum backward -------------
+#
+#     draw_replication(b2_small, 4, tr("…", "…"), ("b2  [3]", tr("copie  [4, 3]", "copies  [4, 3]")))
+#     draw_copies_sum(dlogits_small, tr("…", "…"), ("dlogits  [4, 3]", "db2  [3]"), tr("Σ …", "Σ …"),
+#                     tr("copia", "copy"))
+#
+# The two halves of `logits = h @ W2 + b2` for the bias, drawn with draw_matrix
+# (values on its colour scale): forward, a row vector and its n copies, the
+# copies as ghost rows; backward, the upstream gradient, one row per copy, and
+# its column-by-column sum.
+
+def draw_replication(b, copies, heading, titles):
+    """Forward half: the 1-D tensor `b`, an arrow, and `copies` rows of it (ghost cells), under `heading`; shows it."""
+    c = b.shape[0]
+    width = 2 * c + 1.2
+    fig, ax = canvas(width, rows=copies, top=2.2)
+    ax.text(width / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
+    draw_matrix(ax, b, 0, titles[0])
+    ax.annotate("", xy=(c + 1.1, -0.5), xytext=(c + 0.2, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
+    draw_matrix(ax, b.expand(copies, c), c + 1.2, titles[1], ghost_rows=range(1, copies))
+    plt.show()
+
+
+def draw_copies_sum(d, heading, titles, note, row_label=""):
+    """Backward half: `d` [copies, c], row i labelled `row_label` i+1, an arrow with `note`, and d.sum(0); shows it.
+
+    Texts are the caller's (from tr()): `heading` above, `titles` of the two matrices.
+    """
+    d = d.detach().float()
+    copies, c = d.shape
+    x0 = 2.0 if row_label else 0.0
+    xs = x0 + c + 3.2
+    width = xs + c
+    fig, ax = canvas(width, rows=copies, top=2.2)
+    ax.text(width / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
+    if row_label:
+        for i in range(copies):
+            ax.text(x0 - 0.2, -i - 0.5, f"{row_label} {i + 1}", ha="right", va="center", fontsize=10)
+    draw_matrix(ax, d, x0, titles[0])
+    ax.annotate("", xy=(xs - 0.1, -0.5), xytext=(x0 + c + 0.2, -copies / 2 - 0.5),
+                arrowprops=dict(arrowstyle="->", color="grey"))
+    ax.text(x0 + c + 1.0, -copies / 2 - 0.8, note, ha="left", va="top", fontsize=11)
+    draw_matrix(ax, d.sum(0), xs, titles[1])
+    plt.show()
