@@ -72,6 +72,50 @@ def without_language_tags(cell):
     return meta
 
 
+def resolve_tr(source, lang):
+    """`tr("testo", "text")` becomes the literal of `lang`, so a learner reads only their language.
+
+    The lesson keeps one code for both languages; the notebook of each
+    language shows just its own string (`tr` still works if a learner types it).
+    Cells that are not plain Python (IPython magics) are left as they are.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    calls = [node for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr"
+             and len(node.args) == 2 and not node.keywords]
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode("utf-8")))
+    encoded = source.encode("utf-8")
+
+    def at(lineno, col):
+        return offsets[lineno - 1] + col
+
+    outermost = [c for c in calls if not any(o is not c and at(o.lineno, o.col_offset) <= at(c.lineno, c.col_offset)
+                                             and at(c.end_lineno, c.end_col_offset) <= at(o.end_lineno, o.end_col_offset)
+                                             for o in calls)]
+    for call in sorted(outermost, key=lambda c: at(c.lineno, c.col_offset), reverse=True):
+        chosen = call.args[LANGUAGES.index(lang)]
+        text = encoded[at(chosen.lineno, chosen.col_offset):at(chosen.end_lineno, chosen.end_col_offset)]
+        encoded = encoded[:at(call.lineno, call.col_offset)] + text + encoded[at(call.end_lineno, call.end_col_offset):]
+    resolved = encoded.decode("utf-8")
+    if "tr(" not in resolved.replace("from handgrad import", ""):
+        resolved = _drop_tr_import(resolved)
+    return resolved
+
+
+def _drop_tr_import(source):
+    """`from handgrad import cmp, tr` → `from handgrad import cmp` once no `tr(` is left in the cell."""
+    def fix(match):
+        names = [n.strip() for n in match["names"].split(",") if n.strip() and n.strip() != "tr"]
+        return f"{match['head']}{', '.join(names)}\n" if names else ""
+    return re.sub(r"^(?P<head>\s*from handgrad import )(?P<names>[^\n(]+)\n?", fix, source, flags=re.M)
+
+
 def code_for_language(source, lang):
     """Keep the lines of `lang` and the untagged ones; drop the `it:`/`en:` marker itself."""
     kept = []
@@ -663,7 +707,7 @@ def build_notebook(lesson, lang, variant, source_name):
             continue
         kind = cell_kind(cell)
         gid = grade_id(kind, cell.source, counters)
-        source = code_for_language(cell.source, lang)
+        source = resolve_tr(code_for_language(cell.source, lang), lang)
         if kind == "exercise" and variant == "student":
             source = stub_source(source, lang)
         meta = without_language_tags(cell)

@@ -87,8 +87,8 @@ MESSAGES = {
         "en": "   hint: {name} was replicated (broadcasting) along dim {dims}: add up the gradients there, {fix}",
     },
     "hint_replicate_back": {
-        "it": "   suggerimento: {dname} è più piccolo di {tname}, gli manca dim {dims}. Una somma lungo dim {dims} nel forward pass, all'indietro diventa una replica: ogni elemento di {tname} riceve il gradiente della sua somma. Copia il gradiente lungo dim {dims}, per esempio con il broadcasting: {fix}",
-        "en": "   hint: {dname} is smaller than {tname}: dim {dims} is missing. A sum along dim {dims} in the forward pass is a replication going backward: every entry of {tname} receives the gradient of its sum. Copy the gradient along dim {dims}, for example by broadcasting: {fix}",
+        "it": "   suggerimento: {dname} è più piccolo di {tname}: lungo dim {dims} manca o ha lunghezza 1. Una somma lungo dim {dims} nel forward pass diventa, all'indietro, una replica: ogni elemento di {tname} riceve il gradiente della sua somma. Copia il gradiente lungo dim {dims}, per esempio con il broadcasting: {fix}",
+        "en": "   hint: {dname} is smaller than {tname}: dim {dims} is missing or has length 1. A sum along dim {dims} in the forward pass is a replication going backward: every entry of {tname} receives the gradient of its sum. Copy the gradient along dim {dims}, for example by broadcasting: {fix}",
     },
     "hint_wrong_dim": {
         "it": "   suggerimento: hai sommato lungo la dimensione sbagliata; per la forma {want} somma lungo dim {dims}: {fix}",

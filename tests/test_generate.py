@@ -137,3 +137,17 @@ def test_outputs_go_beside_the_lessons_folder(tmp_path):
     out = gen.outputs_for(lesson)
     assert out["it", "student"] == tmp_path / "notebooks" / "it" / "07_x.ipynb"
     assert out["en", "solution"] == tmp_path / "solutions" / "en" / "07_x.ipynb"
+
+
+def test_tr_is_resolved_to_the_notebooks_language():
+    code = 'from handgrad import cmp, tr\nplt.title(tr("colonna", "column"))\nx = tr(f"{n} righe",\n       f"{n} rows")\n'
+    assert gen.resolve_tr(code, "it") == 'from handgrad import cmp\nplt.title("colonna")\nx = f"{n} righe"\n'
+    assert gen.resolve_tr(code, "en") == 'from handgrad import cmp\nplt.title("column")\nx = f"{n} rows"\n'
+    assert gen.resolve_tr("%timeit tr('a', 'b')", "en") == "%timeit tr('a', 'b')"  # not Python: left alone
+
+
+def test_no_notebook_shows_the_other_languages_strings():
+    for lesson in gen.lesson_paths():
+        for (lang, variant), nb in gen.render(lesson).items():
+            code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+            assert "tr(" not in code.replace("str(", ""), f"{lesson.name} {lang} {variant}"
