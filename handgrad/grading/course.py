@@ -157,7 +157,7 @@ def _build(path, source, lang):
     text = read_lesson(path)
     student = build_notebook(text, lang, "student", source)
     solution = build_notebook(text, lang, "solution", source)
-    title = next((line.lstrip("#").strip() for c in student.cells if c.cell_type == "markdown"
+    title = next((line.lstrip("#").strip().replace("`", "") for c in student.cells if c.cell_type == "markdown"
                   for line in c.source.splitlines() if line.startswith("#")), Path(source).stem)
     cells = [c for c in student.cells if c.cell_type == "code"]
     solution_cells = [c for c in solution.cells if c.cell_type == "code"]
@@ -195,9 +195,10 @@ def _is_recap(cell):
 def run_notebook(lesson, answers=None):
     """The notebook to run: the course's code cells (no recap) with the grader's cells around each exercise.
 
-    `answers` maps an exercise's grade id to the learner's code: a learner run,
-    with reset and capture cells.  Without it: the reference run of the
-    course's solution, with snapshot, capture and grads cells.
+    `answers` maps an exercise's grade id to the learner's code (a list: their
+    cell, then the cells they added right after it): a learner run, with reset
+    and capture cells.  Without it: the reference run of the course's
+    solution, with snapshot, capture and grads cells.
     """
     reference = answers is None
     by_index = {e.index: (k, e) for k, e in enumerate(lesson.exercises)}
@@ -216,7 +217,10 @@ def run_notebook(lesson, answers=None):
                 cells.append(_cell(course_cell.source, "exercise", ex=k))
             else:
                 cells.append(_cell(_call("reset", json.dumps("reset.pt"), "globals()"), "reset", ex=k))
-                cells.append(_cell(answers.get(exercise.grade_id, exercise.stub), "exercise", ex=k, stub=exercise.stub))
+                sources = answers.get(exercise.grade_id, [exercise.stub])
+                for n, source in enumerate([sources] if isinstance(sources, str) else sources):
+                    # the learner's cell, then any code cell they added right after it
+                    cells.append(_cell(source, "exercise", ex=k, stub=exercise.stub if n == 0 else ""))
             out = f"answer_{k}.pt"
             cells.append(_cell(_call("capture", json.dumps(out), _getters(exercise.captured())), "capture", ex=k,
                                out=out))

@@ -22,6 +22,7 @@ import warnings
 import torch
 
 MAX_NUMEL = 5_000_000  # a bigger answer is described (shape, dtype), not saved
+OUTPUT_LIMIT = 1 << 20  # characters an exercise may print: an endless print loop must not fill the grader's memory
 MAX_ITEMS = 10_000
 SKIP = {"In", "Out", "exit", "quit", "get_ipython"}
 _guarded = {}  # id(owner) -> (owner, its attributes when the first reset ran)
@@ -225,9 +226,38 @@ def grads(path, getters):
     _save(_evaluate(getters, _grad), path)
 
 
+class _Limited:
+    """sys.stdout or sys.stderr, passing on at most OUTPUT_LIMIT characters until the next reset."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.left = OUTPUT_LIMIT
+
+    def write(self, text):
+        if self.left <= 0:
+            return len(text)
+        if len(text) > self.left:
+            text = text[:self.left] + "\n[…]\n"
+        self.left -= len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _limit_output():
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, _Limited):
+            stream.left = OUTPUT_LIMIT
+        elif stream is not None:
+            setattr(sys, name, _Limited(stream))
+
+
 def reset(path, ns):
     """Before an exercise: undo monkeypatches, put back the values the grader sent, remove the file at once."""
     guard()
+    _limit_output()
     try:
         data = torch.load(path, weights_only=True)
     finally:

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ WORKER = Path(__file__).with_name("worker.py")
 MAX_FILE = 64 * 2 ** 20
 RESTORABLE = ("tensor", "py", "size", "ellipsis", "numpy", "import")
 _running = set()  # worker processes alive, so that an interrupted grading can end them
+_stopping = []  # set by stop_all: no new worker starts
 
 
 @dataclass
@@ -55,7 +57,8 @@ def _kill_tree(process):
 
 
 def stop_all():
-    """End every worker still running (a grading interrupted with Ctrl-C, or a test that failed)."""
+    """End every worker still running, and start no new one (a grading interrupted with Ctrl-C, or failed)."""
+    _stopping.append(True)
     for proc in list(_running):
         try:
             _kill_tree(psutil.Process(proc.pid))
@@ -65,11 +68,14 @@ def stop_all():
 
 def run_worker(job, folder, limits):
     """Run one job in a worker process; return its events.  `folder` gets worker/ and kernel/."""
-    worker_dir, kernel_dir = Path(folder, "worker"), Path(folder, "kernel")
+    folder = Path(folder).resolve()
+    worker_dir, kernel_dir = folder / "worker", folder / "kernel"
     worker_dir.mkdir(parents=True, exist_ok=True)
     job = dict(job, worker_dir=str(worker_dir), kernel_dir=str(kernel_dir), cell_timeout=limits.cell_timeout,
                timeout=limits.timeout, memory=limits.memory)
     with open(worker_dir / "worker.log", "wb") as log:
+        if _stopping:
+            return [{"event": "died", "reason": "stopped", "cell": None}]
         proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=log,
                                 stderr=subprocess.STDOUT, cwd=worker_dir, env=worker_env())
         _running.add(proc)
@@ -97,11 +103,23 @@ def run_worker(job, folder, limits):
     return events
 
 
+def failure(events):
+    """Why a run could not grade at all (the course's own cells failed, the kernel never started), or ''."""
+    if any(e.get("event") == "finished" for e in events):
+        return ""
+    if any(e.get("event") == "gave-up" for e in events) or not any(
+            e.get("event") == "end" and e.get("role") in ("exercise", "capture") for e in events):
+        died = next((e for e in reversed(events) if e.get("event") == "died"), {})
+        if died.get("reason") != "time-limit":
+            return f"the notebook could not run: {died.get('error') or died.get('reason') or 'no record'}"[:300]
+    return ""
+
+
 def read_events(path):
     events = []
     try:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
+        with open(path, encoding="utf-8", errors="replace") as source:
+            for line in source.read(MAX_FILE).splitlines():
                 try:
                     event = json.loads(line)
                 except ValueError:
@@ -119,7 +137,9 @@ def load(path):
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_FILE:
             return None
-        data = torch.load(path, weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = torch.load(path, weights_only=True, map_location="cpu")
     except Exception:
         return None
     return data if isinstance(data, dict) else None

@@ -35,7 +35,11 @@ ROW_MARKS = ("✅", "❌", "⏳", "exact:", "maxdiff")
 REVIEW_MODULES = {"os", "sys", "subprocess", "shutil", "pathlib", "socket", "threading", "multiprocessing", "signal",
                   "ctypes", "pickle", "marshal", "importlib", "inspect", "gc", "builtins", "io", "tempfile", "glob",
                   "resource", "psutil", "IPython", "handgrad", "nbformat", "asyncio", "concurrent", "dill", "code",
-                  "codeop", "runpy", "atexit", "mmap", "requests", "urllib", "http", "operator", "types", "weakref"}
+                  "codeop", "runpy", "atexit", "mmap", "requests", "urllib", "http", "operator", "types", "weakref",
+                  "_thread", "shelve", "sqlite3", "zipfile", "tarfile"}
+REVIEW_SUBMODULES = ("torch.multiprocessing", "torch.utils", "torch.hub", "torch.serialization", "numpy.lib")
+FILE_CALLS = {"save", "load", "savez", "savetxt", "loadtxt", "tofile", "fromfile", "write_text", "write_bytes",
+              "read_text", "read_bytes", "memmap", "from_file"}
 REVIEW_CALLS = {"exec", "eval", "compile", "__import__", "open", "vars", "globals", "locals", "breakpoint", "input",
                 "get_ipython", "attrgetter", "methodcaller"}
 PATCH_CALLS = {"setattr", "delattr"}
@@ -125,7 +129,7 @@ class _Scanner(ast.NodeVisitor):
         if top in ("functorch", "_functorch") or module.startswith(("torch.autograd", "torch.func", "torch._functorch")) \
                 or (module == "torch" and any(n in AUTOGRAD_MODULES for n, _ in names)):
             self.flag("autograd", f"import {module}", node)
-        elif top in REVIEW_MODULES:
+        elif top in REVIEW_MODULES or module.startswith(REVIEW_SUBMODULES):
             self.flag("review", f"import {module}", node)
         for name, alias in names:
             bound = alias or name.split(".")[0]
@@ -146,7 +150,7 @@ class _Scanner(ast.NodeVisitor):
             self.flag("autograd", f".{node.attr}", node)
         elif node.attr in AUTOGRAD_MODULES and (root == "torch" or "torch" in parts):
             self.flag("autograd", text, node)
-        elif node.attr in DUNDERS:
+        elif node.attr in DUNDERS or (node.attr in ("multiprocessing", "hub", "serialization") and root == "torch"):
             self.flag("review", text, node)
         if isinstance(node.ctx, (ast.Store, ast.Del)) and (root in self.patchable or "Tensor" in parts):
             self.flag("tamper", f"{text} = …", node)
@@ -179,6 +183,8 @@ class _Scanner(ast.NodeVisitor):
         elif isinstance(func, ast.Name) and func.id in REVIEW_CALLS:
             self.flag("review", f"{func.id}(…)", node)
         elif isinstance(func, ast.Attribute) and func.attr in ("system", "run_line_magic", "run_cell_magic", "getoutput"):
+            self.flag("review", _dotted(func)[0] + "(…)", node)
+        elif isinstance(func, ast.Attribute) and func.attr in FILE_CALLS:  # files: torch.save, np.load, ...
             self.flag("review", _dotted(func)[0] + "(…)", node)
         self.generic_visit(node)
 

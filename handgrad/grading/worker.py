@@ -36,7 +36,8 @@ import papermill  # noqa: E402
 import psutil  # noqa: E402
 
 ROLE = "handgrad_grade"
-GRACE = 5  # seconds past the cell timeout before a kernel that ignores the interrupt is killed
+GRACE = 3  # seconds past the cell timeout before a kernel that ignores the interrupt is killed
+COURSE_TIMEOUT = 120  # the course's own cells (imports, data, plots) get at least this, on a busy machine too
 MEMORY_SHARE = 0.85  # a kernel whose address space is past this share of the limit after an exercise is restarted
 
 
@@ -66,6 +67,7 @@ class Worker:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + float(job["timeout"])
         self.cell_timeout = float(job["cell_timeout"])
+        self.course_timeout = max(self.cell_timeout, COURSE_TIMEOUT)
         self.memory = int(job.get("memory") or 0)
         self.lock = threading.Lock()
         self.current = None  # (cell index, role, start time) of the cell running now
@@ -86,8 +88,7 @@ class Worker:
         if role.get("role") == "reset":
             blob = self.job.get("resets", {}).get(str(role["ex"]))
             if blob is not None:
-                target = self.kernel_dir / "reset.pt"
-                target.write_bytes(base64.b64decode(blob))
+                self._write_new(self.kernel_dir / "reset.pt", base64.b64decode(blob))
         with self.lock:
             self.current = self.last = (cell_index, role, time.monotonic())
         self.emit(event="start", cell=cell_index, **self._where(role))
@@ -102,7 +103,7 @@ class Worker:
         if content.get("status") == "error":
             error = {"ename": str(content.get("ename", ""))[:200], "evalue": str(content.get("evalue", ""))[:2000]}
         elapsed = time.monotonic() - started
-        timed_out = bool(error) and error["ename"] == "KeyboardInterrupt" and elapsed >= self.cell_timeout - 0.5
+        timed_out = bool(error) and error["ename"] == "KeyboardInterrupt" and elapsed >= self.timeout(role) - 0.5
         if role.get("role") == "reset":
             (self.kernel_dir / "reset.pt").unlink(missing_ok=True)
         moved = None
@@ -114,14 +115,32 @@ class Worker:
         self.emit(event="end", cell=cell_index, error=error, timeout=timed_out, elapsed=round(elapsed, 3),
                   file=moved, **self._where(role))
         if role.get("role") == "exercise":
-            self.errors[role["ex"]] = error
+            self.errors[role["ex"]] = self.errors.get(role["ex"]) or error
         if role.get("role") == "capture" and self.memory:
             if memory_error(self.errors.get(role["ex"])) or self._kernel_size() > MEMORY_SHARE * self.memory:
                 raise Stop("memory", role["ex"])
 
     @staticmethod
+    def _write_new(path, data):
+        """A new file, never through whatever the kernel may have left at that name (a symlink, say)."""
+        path.unlink(missing_ok=True)
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            return  # the reset cell then fails, and the exercise with it
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+
+    @staticmethod
     def _where(role):
         return {k: role[k] for k in ("role", "ex", "after") if k in role}
+
+    def timeout(self, role):
+        """The learner's cells get the job's cell timeout; the course's and the grader's cells a generous one."""
+        return self.cell_timeout if role.get("role") == "exercise" else self.course_timeout
+
+    def cell_timeout_of(self, cell):
+        return max(1, int(self.timeout(cell.metadata.get(ROLE, {}))))
 
     # --- processes ----------------------------------------------------------------
 
@@ -157,7 +176,7 @@ class Worker:
             reason = None
             if now > self.deadline:
                 reason = "time-limit"
-            elif current and now - current[2] > self.cell_timeout + GRACE:
+            elif current and now - current[2] > self.timeout(current[1]) + GRACE:
                 reason = "timeout"
             if reason and self.killed is None and self._kernels():
                 self.killed = reason
@@ -184,14 +203,17 @@ class Worker:
         threading.Thread(target=self.watchdog, daemon=True).start()
         while True:
             self.emit(event="attempt", start=start)
-            self.killed, self.last, self.errors = None, None, {}
+            with self.lock:
+                self.current = self.last = None
+            self.killed, self.errors = None, {}
             following = None
             try:
                 papermill.execute_notebook(
                     self.attempt(nb, start), None, kernel_name=self.job.get("kernel", "python3"),
                     cwd=str(self.kernel_dir), progress_bar=False, log_output=False,
                     request_save_on_cell_execute=False, start_timeout=60,
-                    execution_timeout=max(1, int(self.cell_timeout)), allow_errors=True, interrupt_on_timeout=True,
+                    execution_timeout=max(1, int(self.cell_timeout)), timeout_func=self.cell_timeout_of,
+                    allow_errors=True, interrupt_on_timeout=True, shutdown_kernel="immediate",
                     on_cell_execute=self.on_execute, on_cell_executed=self.on_executed,
                     extra_arguments=["--HistoryManager.enabled=False"])
                 self.emit(event="finished")
@@ -216,6 +238,8 @@ class Worker:
                 else:
                     following = role.get("after", -1) + 1
             finally:
+                with self.lock:
+                    self.current = None
                 self.kill_all()
             if following <= start:  # no progress: the course's own cells failed
                 self.emit(event="gave-up", start=start)
