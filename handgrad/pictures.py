@@ -274,9 +274,9 @@ FORWARD_ROWS = (
     {"hprebn": (0.45, 0), "bnmeani": (1.3, -1), "bndiff": (2.05, 0), "bndiff2": (2.75, -1), "bnvar": (4.45, -1),
      "bnvar_inv": (5.9, -1), "bnraw": (6.5, 0), "bngain": (7.25, 1), "bnbias": (8.0, 1), "hpreact": (7.66, 0),
      "h": (9.15, 0)},
-    {"h": (0.45, 0), "W2": (0.95, 1), "b2": (1.75, 1), "logits": (1.65, 0), "logit_maxes": (2.3, -1),
-     "norm_logits": (3.05, 0), "counts": (4.35, 0), "counts_sum": (4.7, -1), "counts_sum_inv": (6.28, -1),
-     "probs": (7.05, 0), "logprobs": (8.25, 0), "Yb": (9.44, 1), "loss": (9.44, 0)},
+    {"h": (0.45, 0), "W2": (0.7, 1), "b2": (1.45, 1), "logits": (1.65, 0), "logit_maxes": (2.45, -1),
+     "norm_logits": (3.2, 0), "counts": (4.5, 0), "counts_sum": (4.85, -1), "counts_sum_inv": (6.43, -1),
+     "probs": (7.2, 0), "logprobs": (8.43, 0), "Yb": (9.55, 1), "loss": (9.55, 0)},
 )
 FORWARD_EDGES = (
     ("Xb", "emb"), ("C", "emb"), ("emb", "embcat"), ("embcat", "hprebn"), ("W1", "hprebn"), ("b1", "hprebn"),
@@ -427,7 +427,7 @@ def _op_label(ax, start, end, text):
     elif abs(x1 - x0) < 0.05:
         offset, ha, va = (-5, 0), "right", "center"
     elif (y1 - y0) * (x1 - x0) < 0:
-        offset, ha, va = (4, 2), "left", "bottom"
+        offset, ha, va = (5, 3), "left", "center"
     else:
         offset, ha, va = (-4, 2), "right", "bottom"
     ax.annotate(text, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=offset, textcoords="offset points", ha=ha, va=va,
@@ -644,7 +644,8 @@ def draw_row_bars(values, marked, col_labels, title, ylabel, notes=None, decimal
         for j, text in (notes or {}).items():  # above a bar that goes up, beside the end of one that goes down
             v = values[int(j)]
             shown = f"{v:.2f}".replace(".", decimal).replace("-", "−")
-            ax.annotate(text.format(v=shown), (int(j), v), xytext=(0, 6) if v >= 0 else (14, 0), textcoords="offset points",
+            anchor = (int(j), v) if v >= 0 else (int(j) + 0.4, v)  # a bar going down: its bottom right corner
+            ax.annotate(text.format(v=shown), anchor, xytext=(0, 6) if v >= 0 else (5, 0), textcoords="offset points",
                         ha="center" if v >= 0 else "left", va="bottom" if v >= 0 else "center", fontsize=11)
         ax.set_title(title)
         ax.set_ylabel(ylabel)
@@ -696,3 +697,449 @@ def draw_copies_sum(d, heading, titles, note, row_label=""):
     ax.text(x0 + c + 1.0, -copies / 2 - 0.8, note, ha="left", va="top", fontsize=11)
     draw_matrix(ax, d.sum(0), xs, titles[1])
     plt.show()
+
+
+# --- tick labels with a decimal comma -------------------------------------------
+#
+#     decimal_comma(ax, tr(",", "."))          # both axes of a plot
+#     decimal_comma(bar.ax, tr(",", "."), "y")  # a colour bar
+
+def decimal_comma(ax, mark=",", which="xy"):
+    """Write the tick labels of `ax` (axes `which`, "x", "y" or "xy") with `mark` as the decimal mark.
+
+    Pass tr(",", ".") so that Italian figures read 0,5 and English ones 0.5; minus signs are typographic (−).
+    """
+    def label(value, _):
+        return f"{value:g}".replace(".", mark).replace("-", "−")
+    for axis in which:
+        getattr(ax, f"{axis}axis").set_major_formatter(label)
+
+
+# --- lesson 05: the batchnorm graph, tanh saturation, a sum and its copies -------
+#
+#     draw_batchnorm_graph((tr("…", "bndiff, used twice"), tr("…", "hprebn, used twice …"), tr("…", "[1, 64] row …")))
+#     draw_saturation(hpreact, h, tr("…", "…"), ...)
+#     draw_sum_then_copies(x, 1 / (3 - 1), d, (tr("avanti: …", "forward: …"), tr("indietro: …", "backward: …")),
+#                          ("bndiff2  [3, 2]", "bnvar  [1, 2]", "dbnvar  [1, 2]", tr("…", "copies of dbnvar  [3, 2]")),
+#                          (tr("Σ per colonna\n÷ (n−1)", "Σ per column\n÷ (n−1)"), tr("…", "one copy\nper row")))
+
+BN_NODES = {  # name: (x, y, shape); [1, 64] rows are shaded
+    "hprebn": (0, 0, "[32, 64]"), "bnmeani": (2.6, 1.6, "[1, 64]"), "bndiff": (5.2, 0, "[32, 64]"),
+    "bndiff2": (6.8, -1.7, "[32, 64]"), "bnvar": (10.7, -1.7, "[1, 64]"), "bnvar_inv": (14.6, -1.7, "[1, 64]"),
+    "bnraw": (14.6, 0, "[32, 64]"), "bngain": (15.6, 1.6, "[1, 64]"), "bnbias": (18.8, 1.6, "[1, 64]"),
+    "hpreact": (17.6, 0, "[32, 64]"), "h": (20.2, 0, "[32, 64]"),
+}
+BN_ROW_FILL = "#fff2cc"
+BN_EDGES = (  # (from, to, operation, colour): bndiff's two uses in PATH1, hprebn's in PATH2
+    ("hprebn", "bnmeani", ".sum(0)/n", PATH2), ("hprebn", "bndiff", "+", PATH2), ("bnmeani", "bndiff", "−", "0.55"),
+    ("bndiff", "bndiff2", "**2", PATH1), ("bndiff", "bnraw", "*", PATH1),
+    ("bndiff2", "bnvar", ".sum(0)/(n−1)", "0.55"), ("bnvar", "bnvar_inv", "(+ε)**−0.5", "0.55"),
+    ("bnvar_inv", "bnraw", "*", "0.55"), ("bnraw", "hpreact", "*", "0.55"), ("bngain", "hpreact", "*", "0.55"),
+    ("bnbias", "hpreact", "+", "0.55"), ("hpreact", "h", "tanh", "0.55"),
+)
+
+
+def draw_batchnorm_graph(legend):
+    """The seven atomic steps of batchnorm and the tanh, each tensor with its shape; shows the figure.
+
+    `legend` is the caller's three texts (from tr()): bndiff's two uses (orange), hprebn's two uses
+    (blue), the shaded [1, 64] rows that broadcasting replicates.
+    """
+    from matplotlib.patches import Patch
+    fig, ax = plt.subplots(figsize=(15, 4.6))
+    ax.set_xlim(-0.9, 21.1)
+    ax.set_ylim(-2.5, 2.3)
+    ax.axis("off")
+    boxes = {name: ax.text(x, y, f"{name}\n{shape}", ha="center", va="center", family="monospace", fontsize=11,
+                           bbox=dict(boxstyle="round,pad=0.35", ec="0.3",
+                                     fc=BN_ROW_FILL if shape == "[1, 64]" else "white"))
+             for name, (x, y, shape) in BN_NODES.items()}
+    fig.canvas.draw()  # so that the boxes already know their size, for the arrows to stop at their edge
+    for src, dst, label, colour in BN_EDGES:
+        (x0, y0, _), (x1, y1, _) = BN_NODES[src], BN_NODES[dst]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=2.2, mutation_scale=15,
+                                    patchA=boxes[src].get_bbox_patch(), patchB=boxes[dst].get_bbox_patch()))
+        slope = (y1 - y0) * (x1 - x0)  # label above a horizontal arrow, beside the others
+        offset, ha = ((0, 5), "center") if y0 == y1 else (((-8, 0), "right") if slope > 0 else ((8, 0), "left"))
+        ax.annotate(label, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=offset, textcoords="offset points",
+                    ha=ha, va="bottom" if y0 == y1 else "center", color="black" if colour == "0.55" else colour,
+                    family="monospace", fontsize=12 if label in "+−*" else 11)
+    handles = [Line2D([], [], color=PATH1, lw=2.2, label=legend[0]), Line2D([], [], color=PATH2, lw=2.2, label=legend[1]),
+               Patch(fc=BN_ROW_FILL, ec="0.3", label=legend[2])]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=11, frameon=False)
+    plt.show()
+
+
+def draw_saturation(pre, out, titles, legend, band_text, xlabel, ylabels, decimal=".", threshold=0.99, limit=4.0):
+    """Where tanh saturates, and how many entries of a batch are there; shows the figure.
+
+    Top: tanh and its derivative 1 − h² against the pre-activation, the bands |h| > `threshold` in grey.
+    Bottom: a histogram of the entries of `pre` (e.g. hpreact), the saturated ones in red, each one
+    also marked by a red tick under the bars, and in each grey band `band_text`, a format string with
+    {k} (the entries in that band) and {total} (all the entries). Texts are the caller's (from tr()):
+    `titles` (top, bottom), `legend` (tanh, 1 − h²), `xlabel`, `ylabels` (top, bottom);
+    `decimal` is the tick labels' decimal mark (tr(",", ".")).
+    """
+    import math
+    import torch
+    pre, out = pre.detach().flatten(), out.detach().flatten()
+    edge = math.atanh(threshold)
+    saturated = out.abs() > threshold
+    x = torch.linspace(-limit, limit, 401)
+    with plt.rc_context({"font.size": 11}):
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.4), sharex=True, height_ratios=(1, 1.25))
+        for ax in (top, bottom):
+            for a, b in ((-limit, -edge), (edge, limit)):
+                ax.axvspan(a, b, color="0.88", zorder=0)
+        top.plot(x, torch.tanh(x), lw=2, color="tab:blue", label=legend[0])
+        top.plot(x, 1 - torch.tanh(x) ** 2, lw=2, color="black", label=legend[1])
+        top.axhline(0, color="0.6", lw=0.8)
+        top.set_ylim(-1.1, 1.1)
+        top.set_ylabel(ylabels[0])
+        top.set_title(titles[0])
+        top.legend(loc="lower right", frameon=False)
+        bins = torch.linspace(-limit, limit, 65)  # width 0.125
+        bottom.hist(pre[~saturated], bins=bins.tolist(), color="tab:blue", alpha=0.75)
+        bottom.hist(pre[saturated], bins=bins.tolist(), color="tab:red")
+        height = bottom.get_ylim()[1]
+        for v in pre[saturated].tolist():  # one tick per saturated entry: a few bars of height 1 would not show
+            bottom.plot([v, v], [-0.11 * height, -0.03 * height], color="tab:red", lw=1.5)
+        bottom.set_ylim(-0.13 * height, 1.05 * height)
+        for sign in (-1, 1):
+            k = int((saturated & (pre * sign > 0)).sum())
+            bottom.text(sign * (edge + limit) / 2, 0.55 * height, band_text.format(k=k, total=pre.numel()),
+                        ha="center", va="center", fontsize=12, color="tab:red")
+        bottom.set_ylabel(ylabels[1])
+        bottom.set_xlabel(xlabel)
+        bottom.set_title(titles[1])
+        bottom.set_xlim(-limit, limit)
+        decimal_comma(top, decimal)
+        decimal_comma(bottom, decimal, "x")
+        plt.tight_layout()
+        plt.show()
+
+
+def draw_sum_then_copies(x, factor, d, headings, titles, notes):
+    """Two halves on one colour scale: forward, `x` [m, c] summed down its columns (times `factor`) into a
+    [1, c] row; backward, the row `d` [1, c] and its m copies (ghost rows); shows the figure.
+
+    Texts are the caller's (from tr()): `headings` (forward, backward), `titles` of the four matrices,
+    `notes` written under the two arrows.
+    """
+    x, d = x.detach().float(), d.detach().float().reshape(1, -1)
+    m, c = x.shape
+    gap, margin = 3.0, 1.0  # the margin leaves room for titles wider than their matrix
+    x0 = margin
+    xs = x0 + c + gap
+    xd = xs + c + 2 * margin + 0.4
+    xc = xd + c + gap
+    width = xc + c + margin
+    fig, ax = canvas(width, rows=m, top=2.2)
+    for (left, right), heading in zip(((0, xs + c + margin), (xd - margin, width)), headings):
+        ax.text((left + right) / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
+    ax.plot([xs + c + margin + 0.2] * 2, [-m - 0.5, 1.9], color="lightgrey")
+    draw_matrix(ax, x, x0, titles[0])
+    draw_matrix(ax, factor * x.sum(0, keepdim=True), xs, titles[1])
+    draw_matrix(ax, d, xd, titles[2])
+    draw_matrix(ax, d.expand(m, c), xc, titles[3], ghost_rows=range(1, m))
+    for start, end, note in ((x0 + c + 0.2, xs - 0.2, notes[0]), (xd + c + 0.2, xc - 0.2, notes[1])):
+        ax.annotate("", xy=(end, -0.5), xytext=(start, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
+        ax.text((start + end) / 2, -0.9, note, ha="center", va="top", fontsize=11)
+    plt.show()
+
+
+# --- lesson 03: a map of values that are all >= 0 ----------------------------------
+#
+#     draw_positive_heatmap(counts.grad - dcounts2, tr("l'errore: …", "the error: …"), xlabel, ylabel, tr(",", "."))
+
+def draw_positive_heatmap(M, title, xlabel, ylabel, decimal=".", cmap="Reds", figsize=(6.8, 5.8)):
+    """Show the 2-D tensor `M`, whose values are all >= 0, on a one-sided colour scale with a colour bar; returns vmax.
+
+    The scale runs from 0 (white) to the largest value of `M`, so every colour is a positive
+    number and none is wasted on negatives. Texts are the caller's (from tr()); `decimal` is
+    the colour bar's decimal mark (tr(",", ".") for Italian).
+    """
+    M = M.detach().float()
+    vmax = float(M.max().item() or 1.0)
+    with plt.rc_context({"font.size": 11}):
+        fig, ax = plt.subplots(figsize=figsize)
+        image = ax.imshow(M, cmap=cmap, vmin=0.0, vmax=vmax)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}".replace(".", decimal))
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        plt.tight_layout()
+        plt.show()
+    return vmax
+
+
+# --- lesson 10: the stopwatch's figures -------------------------------------------
+
+STEP_COLOURS = {"autograd": "tab:grey", "fused": "tab:blue", "optimised": "tab:green", "compiled": "tab:purple"}
+
+
+def draw_step_times(samples, labels, xlabel, title="", figsize=(9, 3.4)):
+    """The distribution of step times, one row per variant: every step a dot, a box from q1 to q3, the median.
+
+    `samples` maps a variant ("autograd", "fused", …) to its step times in seconds;
+    `labels` maps it to the name to show. Log scale, µs; each median is written beside its box.
+    """
+    import math
+    import random
+    names = list(samples)[::-1]  # the first variant on top
+    fig, ax = plt.subplots(figsize=figsize)
+    rng = random.Random(0)
+    for row, name in enumerate(names):
+        us = sorted(s * 1e6 for s in samples[name])
+        colour = STEP_COLOURS.get(name, "tab:orange")
+        ax.scatter(us, [row + rng.uniform(-0.22, 0.22) for _ in us], s=6, color=colour, alpha=0.35, lw=0)
+        q1, median, q3 = (us[min(len(us) - 1, int(q * len(us)))] for q in (0.25, 0.5, 0.75))
+        ax.add_patch(plt.Rectangle((q1, row - 0.3), q3 - q1, 0.6, fill=False, edgecolor="black", lw=1.2))
+        ax.plot([median, median], [row - 0.3, row + 0.3], color="black", lw=2.5)
+        ax.text(q3 * 1.04, row + 0.32, f"{median:.0f} µs", fontsize=11, va="bottom")
+    ax.set_xscale("log")
+    lo = min(min(s) for s in samples.values()) * 1e6
+    hi = max(max(s) for s in samples.values()) * 1e6
+    ax.set_xlim(lo / 1.25, min(hi, 30 * lo) * 1.25)
+    ticks = [t for t in (50, 100, 200, 300, 500, 1000, 2000, 5000, 10000) if lo / 1.25 <= t <= min(hi, 30 * lo) * 1.25]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_yticks(range(len(names)), [labels[n] for n in names], fontsize=11)
+    ax.set_ylim(-0.6, len(names) - 0.3)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.tick_params(axis="x", labelsize=10)
+    if title:
+        ax.set_title(title, fontsize=11)
+    ax.grid(axis="x", color="0.9")
+    fig.tight_layout()
+    plt.show()
+
+
+def draw_time_against_ops(ops, us, labels, price_us, limit_us, texts, figsize=(7, 4)):
+    """Step time against the number of operations a step makes, one dot per variant.
+
+    A line through zero with slope `price_us` (the price of one empty operation),
+    a dashed horizontal line at `limit_us` (the FLOP limit). `texts`: x label,
+    y label, the line's label, the limit's label (the caller's, from tr()).
+    """
+    xlabel, ylabel, price_label, limit_label = texts
+    fig, ax = plt.subplots(figsize=figsize)
+    top = max(ops.values()) * 1.15
+    ax.plot([0, top], [0, top * price_us], color="0.5", lw=1.2, label=price_label)
+    ax.axhline(limit_us, color="tab:red", lw=1.2, linestyle="--", label=limit_label)
+    for name in ops:
+        ax.scatter(ops[name], us[name], s=60, color=STEP_COLOURS.get(name, "tab:orange"), zorder=3)
+        ax.annotate(labels[name], (ops[name], us[name]), textcoords="offset points", xytext=(-8, 8),
+                    ha="right", fontsize=11)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, max(us.values()) * 1.2)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.legend(fontsize=10, loc="upper left", frameon=False)
+    ax.grid(color="0.92")
+    fig.tight_layout()
+    plt.show()
+
+
+def draw_sweep(results, labels, peak_gflops, texts, figsize=(8, 4.8)):
+    """µs per step against FLOPs per step, log-log, one line per variant, for the sizes of `bench.sweep`.
+
+    The FLOP limit (FLOPs ÷ `peak_gflops`) is the dashed diagonal; the six
+    matmuls alone are grey crosses; each size is written at the top as
+    "n × H". `texts`: x label, y label, the limit's label, the matmuls' label.
+    """
+    xlabel, ylabel, limit_label, matmul_label = texts
+    sizes = list(results)
+    flops = [results[s]["flops"] for s in sizes]
+    fig, ax = plt.subplots(figsize=figsize)
+    xs = [min(flops) / 2, max(flops) * 2]
+    ax.plot(xs, [f / (peak_gflops * 1e3) for f in xs], color="tab:red", lw=1.2, linestyle="--", label=limit_label)
+    ax.scatter(flops, [results[s]["matmuls_us"] for s in sizes], marker="x", s=50, color="0.35", zorder=3,
+               label=matmul_label)
+    for name in results[sizes[0]]["table"]:
+        ax.plot(flops, [results[s]["table"][name]["median_us"] for s in sizes], marker="o",
+                color=STEP_COLOURS.get(name, "tab:orange"), lw=1.8, label=labels[name])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(*xs)
+    for (n, H), f in zip(sizes, flops):
+        ax.text(f, 1.02, f"{n} × {H}", transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.legend(fontsize=10, loc="upper left", frameon=False)
+    ax.grid(color="0.92", which="major")
+    fig.tight_layout()
+    plt.show()
+
+
+def draw_fd_errors(epsilons, errors, texts, figsize=(8, 4.2)):
+    """The error of a finite difference against its step ε, log-log, one line per way of computing it.
+
+    `errors` maps a label to the errors (one per ε); `texts`: x label, y label.
+    """
+    xlabel, ylabel = texts
+    fig, ax = plt.subplots(figsize=figsize)
+    colours = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
+    for (label, errs), colour in zip(errors.items(), colours):
+        ax.plot(epsilons, [max(e, 1e-17) for e in errs], marker="o", ms=3.5, lw=1.5, color=colour, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.legend(fontsize=10, frameon=False, loc="lower left")
+    ax.grid(color="0.92")
+    fig.tight_layout()
+    plt.show()
+
+
+# --- lesson 08: the three paths of batchnorm, plain toy matrices, the formula as two projections ----------
+#
+#     draw_paths_graph({"$x_i$": (0, 0), …}, [("$x_i$", "$\\mu$", "$1/n\\;\\sum$", PATH2, {"at": 0.4}),
+#                                            ("$\\mu$", "$\\sigma^2$", "0", PATH2, {"dashed": True}), …], legend)
+#     fig, ax = canvas(20, rows=3.8); draw_values(ax, toy_hprebn, 0, "toy_hprebn", col_labels=["0", "1"])
+#     draw_projection(dxhat, xhat, s, titles, arrows, decimal=tr(",", "."))
+
+PATH3 = "tab:green"  # a third path, after PATH1 (orange) and PATH2 (blue)
+
+
+def draw_paths_graph(nodes, edges, legend, figsize=(6, 2.4), fontsize=11):
+    """A computational graph with mathematical labels, all in one font (mathtext), and show it.
+
+    Like draw_graph, but an edge may carry a dict of options as a fifth item: "at", where along the
+    arrow its label sits (0 = start, 1 = end; default 0.5); "offset", (dx, dy) in points from there
+    (default (0, 5)); "ha", "va", the label's alignment (default "center", "bottom"); "dashed", True
+    for an edge that carries nothing (drawn dashed, thinner). nodes: {name: (x, y)};
+    edges: [(from, to, label, colour[, options])]; legend: {colour: text}. Texts are the caller's (tr()).
+    """
+    fig, ax = plt.subplots(figsize=figsize)
+    xs, ys = [x for x, _ in nodes.values()], [y for _, y in nodes.values()]
+    ax.set_xlim(min(xs) - 1, max(xs) + 1)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.4)
+    ax.axis("off")
+    box = {name: ax.text(x, y, name, ha="center", va="center", fontsize=fontsize + 1,
+                         bbox=dict(boxstyle="round,pad=0.4", fc="white", ec="0.3"))
+           for name, (x, y) in nodes.items()}
+    fig.canvas.draw()  # so that the boxes already know their size, for the arrows to stop at their edge
+    for src, dst, label, colour, *more in edges:
+        options = more[0] if more else {}
+        dashed = options.get("dashed", False)
+        ax.annotate("", xy=nodes[dst], xytext=nodes[src],
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.5 if dashed else 2, mutation_scale=14,
+                                    linestyle=(0, (4, 3)) if dashed else "-", shrinkA=1, shrinkB=1,
+                                    patchA=box[src].get_bbox_patch(), patchB=box[dst].get_bbox_patch()))
+        (x0, y0), (x1, y1) = nodes[src], nodes[dst]
+        at = options.get("at", 0.5)
+        ax.annotate(label, (x0 + at * (x1 - x0), y0 + at * (y1 - y0)), xytext=options.get("offset", (0, 5)),
+                    textcoords="offset points", ha=options.get("ha", "center"), va=options.get("va", "bottom"),
+                    color=colour, fontsize=fontsize, zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
+    handles = [Line2D([], [], color=c, lw=2, label=text) for c, text in legend.items()]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.12), ncol=len(handles),
+              fontsize=fontsize, frameon=False)
+    plt.show()
+
+
+def _shown(value, decimal=".", digits=3):
+    """A number as the lessons write it: up to `digits` significant digits, `decimal` mark, typographic minus."""
+    if isinstance(value, str):
+        return value
+    return f"{value:.{digits}g}".replace(".", decimal).replace("-", "−")
+
+
+def draw_values(ax, M, x0, title, col_labels=None, decimal="."):
+    """Draw a small matrix as plain white cells with its values, where `draw_matrix` would put it (x = `x0`).
+
+    For numbers whose colour would mean nothing. `M` is a tensor or a list of rows; an entry may be a
+    string (e.g. "1/3"), written as it is. Numbers get up to 3 significant digits and the decimal mark
+    `decimal` (tr(",", ".")). `outline_block` frames its cells as it does for `draw_matrix`.
+    """
+    rows = M.detach().tolist() if hasattr(M, "detach") else list(M)
+    rows = [row if isinstance(row, (list, tuple)) else [row] for row in rows]
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            ax.add_patch(plt.Rectangle((x0 + j, -i - 1), 1, 1, facecolor="white", edgecolor="0.55", lw=1))
+            text = _shown(value, decimal)
+            ax.text(x0 + j + 0.5, -i - 0.5, text, ha="center", va="center", fontsize=11 if len(text) <= 3 else 10)
+    ax.text(x0 + len(rows[0]) / 2, 0.2, title, ha="center", va="bottom", fontsize=11)
+    for j, label in enumerate(col_labels or []):
+        ax.text(x0 + j + 0.5, -len(rows) - 0.3, label, ha="center", va="top", fontsize=10, color="0.35")
+
+
+def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", decimal=".", figsize=(12.5, 3.6)):
+    """One column's gradient as four bar charts, left to right, on one y scale; shows the figure.
+
+    `v` is ∂L/∂x̂ = γ·∂L/∂y for one column, `xhat` its x̂, `s` the column's 1/√(σ²+ε). The panels:
+    v, with its mean as a dashed line; v minus its mean, with its component along x̂ as outlined
+    orange bars; what is left once that component is removed too; that times `s`, the gradient of the
+    column's inputs. Texts are the caller's (tr()): the four `titles`, the three `arrows` written
+    between the panels (e.g. "− mean"), `component` the label of the outlined bars, `mean_label` the one
+    of the dashed line. Each bar shows its value (decimal mark `decimal`).
+    """
+    import torch
+    v, xhat = torch.as_tensor(v, dtype=torch.float64).flatten(), torch.as_tensor(xhat, dtype=torch.float64).flatten()
+    centred = v - v.mean()
+    along = xhat * (centred @ xhat) / (xhat @ xhat)
+    rest = centred - along
+    panels = (v, centred, rest, s * rest)
+    top = max(float(p.abs().max()) for p in panels + (along,)) or 1.0
+    idx = list(range(len(v)))
+    with plt.rc_context({"font.size": 11}):
+        fig, axes = plt.subplots(1, 4, figsize=figsize, sharey=True)
+        for k, (ax, values, title) in enumerate(zip(axes, panels, titles)):
+            shift = -0.17 if k == 1 else 0.0  # in the second panel the component along x̂ stands beside each bar
+            xs = [i + shift for i in idx]
+            ax.bar(xs, values.tolist(), width=0.34 if k == 1 else 0.6, color="0.75" if k < 3 else "0.45",
+                   edgecolor="0.3", lw=0.8, zorder=2)
+            ax.axhline(0, color="0.3", lw=0.8, zorder=1)
+            for x, value in zip(xs, values.tolist()):
+                ax.annotate(_shown(round(value, 6), decimal), (x, value), xytext=(0, 3 if value >= 0 else -3),
+                            textcoords="offset points", ha="center", va="bottom" if value >= 0 else "top",
+                            fontsize=11, zorder=5)
+            ax.set_title(title, fontsize=11)
+            ax.set_xticks(idx, [f"{i}" for i in idx])
+            ax.set_xlim(-0.7, len(v) - 0.3)
+            ax.spines[["top", "right"]].set_visible(False)
+        axes[0].axhline(float(v.mean()), color=PATH2, lw=1.5, ls="--", zorder=3)
+        if mean_label:
+            axes[0].annotate(mean_label, (len(v) - 0.3, float(v.mean())), xytext=(-2, 3), textcoords="offset points",
+                             ha="right", va="bottom", fontsize=11, color=PATH2)
+        axes[1].bar([i + 0.17 for i in idx], along.tolist(), width=0.34, fill=False, edgecolor=PATH1, lw=2, ls="--",
+                    zorder=4, label=component)
+        for i, value in zip(idx, along.tolist()):
+            axes[1].annotate(_shown(round(value, 6), decimal), (i + 0.17, value), xytext=(0, 3 if value >= 0 else -3),
+                             textcoords="offset points", ha="center", va="bottom" if value >= 0 else "top",
+                             fontsize=10, color=PATH1, zorder=5)
+        if component:
+            axes[1].legend(loc="upper left", frameon=False, fontsize=10, handlelength=1.2)
+        axes[0].set_ylim(-1.3 * top, 1.3 * top)
+        axes[0].yaxis.set_major_formatter(lambda value, _: _shown(value, decimal))
+        plt.tight_layout(w_pad=5.0)
+        for left, right, text in zip(axes[:-1], axes[1:], arrows):
+            x = (left.get_position().x1 + right.get_position().x0) / 2
+            fig.text(x, 0.56, text, ha="center", va="bottom", fontsize=12, color="0.2")
+            fig.text(x, 0.5, "⟶", ha="center", va="center", fontsize=20, color="0.4")
+        plt.show()
+
+
+# --- a matrix lower down -------------------------------------------------------
+#
+#     draw_matrix(ax, dz, 9, "dz  [4, 3]")
+#     draw_matrix_at(ax, dz.sum(0), 9, -5.0, "")   # its column sums, right under it
+
+def draw_matrix_at(ax, M, x0, y0, title, **kwargs):
+    """`draw_matrix` with the top edge of the grid at y = `y0` instead of 0 (same colour scale, same options).
+
+    For a result drawn under the matrix it comes from, column under column (e.g. a sum over dim 0).
+    """
+    patches, texts = len(ax.patches), len(ax.texts)
+    draw_matrix(ax, M, x0, title, **kwargs)
+    for patch in ax.patches[patches:]:
+        patch.set_y(patch.get_y() + y0)
+    for text in ax.texts[texts:]:
+        x, y = text.get_position()
+        text.set_position((x, y + y0))
