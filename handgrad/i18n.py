@@ -146,6 +146,10 @@ MESSAGES = {
         "it": "   è sbagliata 1 posizione su {total}",
         "en": "   1 of {total} entries is wrong",
     },
+    "tiny_reference": {
+        "it": "   nota: qui il gradiente di autograd è minuscolo (al massimo {scale:.1e}), sotto la tolleranza assoluta di allclose (1e-08): passa quasi qualunque risposta piccola, anche tutti zeri",
+        "en": "   note: autograd's gradient is tiny here (at most {scale:.1e}), below allclose's absolute tolerance (1e-08): almost any small answer passes, even all zeros",
+    },
     "hint_zeros": {
         "it": "   suggerimento: la tua risposta è tutta zeri: hai creato il tensore (zeros_like) senza riempirlo?",
         "en": "   hint: your answer is all zeros: did you create the tensor (zeros_like) and forget to fill it?",

@@ -463,3 +463,11 @@ def test_a_one_element_answer_for_a_scalar_gets_no_keepdim_advice():
     loss = node(())
     verdict = check("loss", loss.grad.reshape(1).clone(), loss)
     assert verdict.status == "done" and verdict.keys() == ["loose_shape_scalar"] and verdict.carry.shape == ()
+
+
+def test_a_tiny_reference_is_pointed_out_when_the_answer_is_not_really_close():
+    t = torch.zeros(4, 1, requires_grad=True)
+    (t * 6e-9).sum().backward()  # like dlogit_maxes: a few 1e-9
+    verdict = check("logit_maxes", torch.zeros(4, 1), t)
+    assert verdict.status == "done" and verdict.keys() == ["tiny_reference"]
+    assert check("logit_maxes", t.grad.clone(), t).keys() == []  # the right answer gets no note
