@@ -612,11 +612,7 @@ def draw_signed_heatmap(M, title, xlabel, ylabel, col_labels=None, outline_row=N
         if outline_row is not None:
             ax.add_patch(plt.Rectangle((-0.5, outline_row - 0.5), M.shape[1], 1, fill=False, edgecolor="black",
                                        lw=2))
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        plt.tight_layout()
-        plt.show()
+        _finish(ax, title, xlabel, ylabel)
     return vmax
 
 
@@ -867,11 +863,7 @@ def draw_positive_heatmap(M, title, xlabel, ylabel, decimal=".", cmap="Reds", fi
         image = ax.imshow(M, cmap=cmap, vmin=0.0, vmax=vmax)
         bar = fig.colorbar(image, ax=ax, shrink=0.8)
         bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}".replace(".", decimal))
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        plt.tight_layout()
-        plt.show()
+        _finish(ax, title, xlabel, ylabel)
     return vmax
 
 
@@ -1143,3 +1135,12 @@ def draw_matrix_at(ax, M, x0, y0, title, **kwargs):
     for text in ax.texts[texts:]:
         x, y = text.get_position()
         text.set_position((x, y + y0))
+
+
+def _finish(ax, title, xlabel, ylabel):
+    """Title and axis labels, then show: the last lines every heatmap helper shares."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    plt.tight_layout()
+    plt.show()

@@ -99,24 +99,6 @@ def submit(folder, root, student, lang, answers, edit=None):
     return path
 
 
-def student_notebook(root, lang):
-    return gen.render(root / "lessons" / FIXTURE.name, check=False)[(lang, "student")]
-
-
-def submit(folder, root, student, lang, answers, edit=None):
-    nb = student_notebook(root, lang)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    if edit:
-        nb = edit(nb)
-    path = folder / student / "98_grade.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
 def class_folder(folder, root):
     """One notebook per case, and three files that cannot be graded."""
     for student, (lang, answers, edit, _, _) in CASES.items():
