@@ -118,6 +118,7 @@ def draw_graph(nodes, edges, legend, figsize=(6, 2.4)):
 
 UNIT_INCHES = 0.3  # one unit of a draw_matmuls figure, in inches
 SHAPE_SCALE = 1 / 20  # units per row or column of a matrix
+MIN_SIDE = 0.5  # the drawn thickness of a side of size 1 (or any side thinner than this), in units
 SIZE_COLOURS = ("tab:blue", "tab:orange", "tab:purple", "tab:brown", "tab:olive", "tab:cyan")  # no OK/NOT_OK
 OK, NOT_OK = "tab:green", "tab:red"
 _size_colours = {}  # size -> colour, the first size drawn getting the first colour
@@ -151,10 +152,10 @@ def _matmul_row(left, right, result, note, scale):
     for kind, what, size in pieces:
         if kind == "shape":
             label = f"{what}\n[{size[0]}, {size[1]}]"
-            widths.append(max(size[1] * scale, _text_width(label, 10)) + 1.6)
+            widths.append(max(size[1] * scale, MIN_SIDE, _text_width(label, 10)) + 1.6)
         else:
             widths.append(_text_width(what, size) + 0.8)
-    height = max(size[0] * scale for kind, _, size in pieces if kind == "shape") + 3.0
+    height = max(max(size[0] * scale, MIN_SIDE) for kind, _, size in pieces if kind == "shape") + 3.6
     return pieces, widths, height
 
 
@@ -179,21 +180,22 @@ def draw_matmuls(rows, scale=SHAPE_SCALE):
     y = -0.8
     for row, (pieces, widths, row_height) in zip(rows, laid):
         note_colour = row[4] if len(row) > 4 else "black"
+        middle = y - max(row[0][1][0] * scale, MIN_SIDE) / 2  # '@', '=' and the note: level with the left factor
         x = 0.2
         for (kind, what, size), slot in zip(pieces, widths):
             if kind != "shape":
                 shown = NOT_OK if what.startswith("✗") else note_colour if kind == "note" else "black"
-                ax.text(x + 0.4, y - 0.9, what, ha="left", va="center", fontsize=size, color=shown)
+                ax.text(x + 0.4, middle, what, ha="left", va="center", fontsize=size, color=shown)
             else:
                 r, c = size
-                w, h = c * scale, r * scale
+                w, h = max(c * scale, MIN_SIDE), max(r * scale, MIN_SIDE)
                 x0 = x + 1.2 + (slot - 1.6 - w) / 2
                 ax.add_patch(plt.Rectangle((x0, y - h), w, h, facecolor="0.93", edgecolor="0.75", lw=1))
                 ax.plot([x0, x0 + w], [y, y], color=size_colour(c), lw=4, solid_capstyle="butt")
                 ax.plot([x0, x0], [y, y - h], color=size_colour(r), lw=4, solid_capstyle="butt")
                 ax.text(x0 + w / 2, y + 0.12, str(c), ha="center", va="bottom", fontsize=11,
                         fontweight="bold", color=size_colour(c))
-                ax.text(x0 - 0.12, y - h / 2, str(r), ha="right", va="center", fontsize=11,
+                ax.text(x0 - 0.22, y - h / 2, str(r), ha="right", va="center", fontsize=11,
                         fontweight="bold", color=size_colour(r))
                 ax.text(x0 + w / 2, y - h - 0.15, f"{what}\n[{r}, {c}]", ha="center", va="top", fontsize=10,
                         family="monospace", linespacing=1.3)
@@ -660,11 +662,14 @@ def draw_row_bars(values, marked, col_labels, title, ylabel, notes=None, decimal
 # copies as ghost rows; backward, the upstream gradient, one row per copy, and
 # its column-by-column sum.
 
-def draw_replication(b, copies, heading, titles):
-    """Forward half: the 1-D tensor `b`, an arrow, and `copies` rows of it (ghost cells), under `heading`; shows it."""
+def draw_replication(b, copies, heading, titles, vmax=None):
+    """Forward half: the 1-D tensor `b`, an arrow, and `copies` rows of it (ghost cells), under `heading`; shows it.
+
+    `vmax` fixes the colour scale (pass the same one to draw_copies_sum to compare the two halves).
+    """
     c = b.shape[0]
     width = 2 * c + 1.2
-    fig, ax = canvas(width, rows=copies, top=2.2)
+    fig, ax = canvas(width, rows=copies, top=2.2, vmax=vmax)
     ax.text(width / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
     draw_matrix(ax, b, 0, titles[0])
     ax.annotate("", xy=(c + 1.1, -0.5), xytext=(c + 0.2, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
@@ -672,17 +677,17 @@ def draw_replication(b, copies, heading, titles):
     plt.show()
 
 
-def draw_copies_sum(d, heading, titles, note, row_label=""):
+def draw_copies_sum(d, heading, titles, note, row_label="", vmax=None):
     """Backward half: `d` [copies, c], row i labelled `row_label` i+1, an arrow with `note`, and d.sum(0); shows it.
 
-    Texts are the caller's (from tr()): `heading` above, `titles` of the two matrices.
+    Texts are the caller's (from tr()): `heading` above, `titles` of the two matrices. `vmax` fixes the colour scale.
     """
     d = d.detach().float()
     copies, c = d.shape
     x0 = 2.0 if row_label else 0.0
     xs = x0 + c + 3.2
     width = xs + c
-    fig, ax = canvas(width, rows=copies, top=2.2)
+    fig, ax = canvas(width, rows=copies, top=2.2, vmax=vmax)
     ax.text(width / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
     if row_label:
         for i in range(copies):
@@ -700,11 +705,17 @@ def draw_copies_sum(d, heading, titles, note, row_label=""):
 #     decimal_comma(ax, tr(",", "."))          # both axes of a plot
 #     decimal_comma(bar.ax, tr(",", "."), "y")  # a colour bar
 
-def decimal_comma(ax, mark=",", which="xy"):
+def decimal_comma(ax, mark=None, which="xy"):
     """Write the tick labels of `ax` (axes `which`, "x", "y" or "xy") with `mark` as the decimal mark.
 
-    Pass tr(",", ".") so that Italian figures read 0,5 and English ones 0.5; minus signs are typographic (−).
+    By default (`mark=None`) the mark follows the current language, read when the call is made: Italian
+    figures read 0,5 and English ones 0.5, so a lesson just writes `decimal_comma(ax)` (passing
+    tr(",", ".") still works). Minus signs are typographic (−).
     """
+    if mark is None:
+        from handgrad.i18n import get_language
+        mark = "," if get_language() == "it" else "."
+
     def label(value, _):
         return f"{value:g}".replace(".", mark).replace("-", "−")
     for axis in which:
