@@ -152,7 +152,7 @@ def _matmul_row(left, right, result, note, scale):
     for kind, what, size in pieces:
         if kind == "shape":
             label = f"{what}\n[{size[0]}, {size[1]}]"
-            widths.append(max(size[1] * scale, MIN_SIDE, _text_width(label, 10)) + 1.6)
+            widths.append(max(size[1] * scale, MIN_SIDE, _text_width(label, 10)) + 1.9)
         else:
             widths.append(_text_width(what, size) + 0.8)
     height = max(max(size[0] * scale, MIN_SIDE) for kind, _, size in pieces if kind == "shape") + 3.6
@@ -171,7 +171,7 @@ def draw_matmuls(rows, scale=SHAPE_SCALE):
     """
     laid = [_matmul_row(*row[:4], scale) for row in rows]
     width = max(sum(widths) for _, widths, _ in laid) + 0.4
-    height = sum(row_height for _, _, row_height in laid) + 0.2
+    height = sum(row_height for _, _, row_height in laid) - 0.4  # no gap needed under the last row
     fig, ax = plt.subplots(figsize=(width * UNIT_INCHES, height * UNIT_INCHES))
     ax.set_xlim(0, width)
     ax.set_ylim(-height, 0)
@@ -189,7 +189,7 @@ def draw_matmuls(rows, scale=SHAPE_SCALE):
             else:
                 r, c = size
                 w, h = max(c * scale, MIN_SIDE), max(r * scale, MIN_SIDE)
-                x0 = x + 1.2 + (slot - 1.6 - w) / 2
+                x0 = x + 1.5 + (slot - 1.9 - w) / 2
                 ax.add_patch(plt.Rectangle((x0, y - h), w, h, facecolor="0.93", edgecolor="0.75", lw=1))
                 ax.plot([x0, x0 + w], [y, y], color=size_colour(c), lw=4, solid_capstyle="butt")
                 ax.plot([x0, x0], [y, y - h], color=size_colour(r), lw=4, solid_capstyle="butt")
