@@ -208,3 +208,19 @@ def test_a_file_the_learner_could_have_written_is_never_unpickled_as_an_object(t
     assert run.load(tmp_path / "evil.pt") is None
     (tmp_path / "link.pt").symlink_to(tmp_path / "evil.pt")
     assert run.load(tmp_path / "link.pt") is None
+
+
+def test_a_kernel_that_dies_before_answering_is_started_again(tmp_path, monkeypatch):
+    """On a busy machine two kernels may race for a port: the grader retries, the learner loses nothing."""
+    calls = []
+
+    def once(job, folder, limits):
+        calls.append(folder)
+        if len(calls) == 1:
+            return [{"event": "died", "reason": "kernel-died", "cell": None,
+                     "error": "RuntimeError: Kernel died before replying to kernel_info"}]
+        return [{"event": "finished"}]
+
+    monkeypatch.setattr(run, "_run_worker_once", once)
+    assert run.run_worker({}, tmp_path / "w", run.Limits()) == [{"event": "finished"}]
+    assert len(calls) == 2

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -66,8 +67,28 @@ def stop_all():
             pass
 
 
-def run_worker(job, folder, limits):
-    """Run one job in a worker process; return its events.  `folder` gets worker/ and kernel/."""
+def run_worker(job, folder, limits, attempts=3):
+    """Run one job in a worker process; return its events.  `folder` gets worker/ and kernel/.
+
+    A kernel that dies before it even answers (a port taken by another kernel
+    started at the same moment, on a busy machine) is started again: that is
+    the grader's bad luck, not the learner's.
+    """
+    for attempt in range(attempts):
+        if attempt:
+            shutil.rmtree(folder, ignore_errors=True)  # start again from an empty folder
+        events = _run_worker_once(job, folder, limits)
+        if not _died_at_start(events):
+            break
+    return events
+
+
+def _died_at_start(events):
+    return any(e.get("event") == "died" and e.get("cell") is None and "kernel_info" in str(e.get("error", ""))
+               for e in events) and not any(e.get("event") == "end" for e in events)
+
+
+def _run_worker_once(job, folder, limits):
     folder = Path(folder).resolve()
     worker_dir, kernel_dir = folder / "worker", folder / "kernel"
     worker_dir.mkdir(parents=True, exist_ok=True)
