@@ -155,7 +155,7 @@ def shape_hints(got, want, dname, tname):
     if len(want) == 2 and got == want[::-1] and got != want:
         # [1, 3] for [3, 1] is a sum over the wrong dim, not a missing .T; [27, 64] for [64, 27] is a .T
         return wrong_dim or [note("hint_transposed")]
-    if [d for d in got if d != 1] == [d for d in want if d != 1] and ones:
+    if _same_but_size1(got, want) and ones:
         return [note("hint_keepdim", fix=_sum_fix(ones))]
     try:
         bigger = torch.broadcast_shapes(want, got) == torch.Size(got)
