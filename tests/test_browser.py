@@ -223,9 +223,18 @@ def open_notebook(page, start, *path):
     page.locator(f".jp-BreadCrumbs-{start}").click()
     *folders, notebook = path
     for folder in folders:
-        item(page, folder).dblclick()
-        page.wait_for_function(f"() => document.querySelector('.jp-BreadCrumbs').innerText"
-                               f".replace(/\\s/g, '').replace(/\\/$/, '').endsWith('/{folder}')")
+        arrived = (f"() => document.querySelector('.jp-BreadCrumbs').innerText"
+                   f".replace(/\\s/g, '').replace(/\\/$/, '').endsWith('/{folder}')")
+        for attempt in range(3):  # on a busy machine a double-click can land as a single click
+            item(page, folder).dblclick()
+            try:
+                page.wait_for_function(arrived, timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                if page.evaluate(arrived):  # it got there just late
+                    break
+                if attempt == 2:
+                    raise
     item(page, notebook).dblclick()
     handle = page.wait_for_function(
         "(known) => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden)')]"
