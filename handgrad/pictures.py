@@ -1155,3 +1155,179 @@ def _finish(ax, title, xlabel, ylabel):
     ax.set_ylabel(ylabel)
     plt.tight_layout()
     plt.show()
+
+
+# --- the right factor's gradient: a column of A is a row of A.T ------------------
+#
+#     draw_transpose_product(A, dP, (1, 0), ("A", "A.T", "dP", "dB = A.T @ dP"), (tr(…), tr(…), tr(…)))
+
+def draw_transpose_product(A, dP, index, titles, legend):
+    """Draw `A`, then `A.T @ dP = dB`, framing what one element db_kj of dB pairs, and show the figure.
+
+    index (k, j): column k of A (dashed green) is row k of A.T (dashed green), which pairs with column j
+    of dP (orange) to give db_kj (black) — a row times a column, as in every matrix product.
+    `titles`: the four matrices' titles (A, A.T, dP, dB); `legend`: the meanings of the black, orange and
+    green frames, in that order (the caller's text, from tr(); mathtext allowed).
+    """
+    A, dP = A.detach().float(), dP.detach().float()
+    At, dB = A.T, A.T @ dP
+    k, j = index
+    (m, kk), n = A.shape, dP.shape[1]
+    xt = kk + 2.6
+    xd = xt + m + 1.4
+    xr = xd + n + 1.4
+    width = xr + n + 0.8
+    rows = max(m, kk)
+    line_counts = [text.count("\n") + 1 for text in legend]
+    depth = rows + 0.5 + sum(0.3 + 0.45 * lines for lines in line_counts)
+    fig, ax = canvas(width, rows=depth - 0.9)
+    for x, M, title in ((0, A, titles[0]), (xt, At, titles[1]), (xd, dP, titles[2]), (xr, dB, titles[3])):
+        _plain_matrix(ax, M, x, 0.0, title)
+    ax.annotate("", xy=(xt - 0.3, -rows / 2), xytext=(kk + 0.3, -rows / 2),
+                arrowprops=dict(arrowstyle="->", color="0.4", lw=1.5))
+    ax.text((kk + xt) / 2, -rows / 2 + 0.35, ".T", ha="center", va="bottom", fontsize=12, color="0.3")
+    ax.text(xd - 0.7, -rows / 2, "@", ha="center", va="center", fontsize=16)
+    ax.text(xr - 0.7, -rows / 2, "=", ha="center", va="center", fontsize=16)
+    _frame(ax, 0, 0, range(m), [k], PARTNER_STYLE)
+    _frame(ax, xt, 0, [k], range(m), PARTNER_STYLE)
+    _frame(ax, xd, 0, range(dP.shape[0]), [j], USES_STYLE)
+    _frame(ax, xr, 0, [k], [j], ELEMENT_STYLE)
+    y = -rows - 0.5
+    for text, lines, style in zip(legend, line_counts, (ELEMENT_STYLE, USES_STYLE, PARTNER_STYLE)):
+        colour, lw, linestyle = style
+        middle = y - (0.3 + 0.45 * lines) / 2
+        ax.add_patch(plt.Rectangle((0.1, middle - 0.22), 0.8, 0.44, fill=False, edgecolor=colour, lw=lw,
+                                   linestyle=linestyle))
+        ax.text(1.2, middle, text, ha="left", va="center", fontsize=11, linespacing=1.35)
+        y -= 0.3 + 0.45 * lines
+    plt.show()
+
+
+# --- lesson 03: a node used twice, its two contributions summed --------------------
+#
+#     draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, copy_label=tr("copia", "copy"), decimal=tr(",", "."))
+
+def draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, sum_label=".sum(1)", copy_label="copy",
+                      decimal="."):
+    """A node `x` [m, c] used twice: forward, its row sums; backward, both contributions added up; shows it.
+
+    Top row (forward): `x` → its row sums [m, 1]. Bottom row (backward), read from right to left and
+    aligned under the top row: the column `d_sum` [m, 1] is copied across each row (the copies are the
+    ghost cells) into the first contribution, which is added to the direct one, `d_direct` [m, c], to
+    give the full gradient. Frames: PATH1 (orange) for the path through the sum, PATH2 (blue) for the
+    direct one, as in draw_graph. Texts are the caller's (from tr()): `names` of the six matrices (x,
+    its sum, full gradient, direct contribution, contribution through the sum, d_sum), `headings`
+    (forward, backward), `legend` (the orange path, the blue path); `decimal` is the decimal mark.
+    """
+    import torch
+    x = torch.as_tensor(x, dtype=torch.float32)
+    d_sum = torch.as_tensor(d_sum, dtype=torch.float32).reshape(-1, 1)
+    d_direct = torch.as_tensor(d_direct, dtype=torch.float32)
+    m, c = x.shape
+    d_through = d_sum.expand(m, c)
+    total = d_through + d_direct
+    gap = 1.4
+    x_total, x_direct = 0.0, c + gap
+    x_through = x_direct + c + gap
+    x_col = x_through + c + 3.4
+    width = x_col + 1.2
+    y_back = -m - 2.8
+    depth = -y_back + m + 1.6
+    fig, ax = canvas(width, rows=depth - 0.9, top=0.9)
+
+    def cells(M, x0, y0, title, ghost_cols=(), frame=None):
+        M = M.detach().float()
+        for i in range(M.shape[0]):
+            for j in range(M.shape[1]):
+                ghost = j in ghost_cols
+                ax.add_patch(plt.Rectangle((x0 + j, y0 - i - 1), 1, 1, facecolor="white", edgecolor="0.55",
+                                           lw=1, linestyle="--" if ghost else "-"))
+                text = _shown(M[i, j].item(), decimal)
+                ax.text(x0 + j + 0.5, y0 - i - 0.5, text, ha="center", va="center",
+                        fontsize=11 if len(text) <= 3 else 10, color="0.55" if ghost else "black")
+        ax.text(x0 + M.shape[1] / 2, y0 + 0.2, title, ha="center", va="bottom", fontsize=11, family="monospace")
+        if frame:
+            ax.add_patch(plt.Rectangle((x0 - 0.08, y0 - M.shape[0] - 0.08), M.shape[1] + 0.16, M.shape[0] + 0.16,
+                                       fill=False, edgecolor=frame, lw=3, zorder=3))
+
+    def arrow(start, end, y, label, colour):
+        ax.annotate("", xy=(end, y), xytext=(start, y), arrowprops=dict(arrowstyle="-|>", color=colour, lw=2,
+                                                                        mutation_scale=14))
+        ax.text((start + end) / 2, y + 0.15, label, ha="center", va="bottom", fontsize=11, color=colour,
+                family="monospace")
+
+    ax.text(x_through - 0.5, -m / 2, headings[0], ha="right", va="center", fontsize=11, linespacing=1.4)
+    cells(x, x_through, 0.0, names[0])
+    arrow(x_through + c + 0.3, x_col - 0.3, -m / 2, sum_label, PATH1)
+    cells(x.sum(1, keepdim=True), x_col, 0.0, names[1], frame=PATH1)
+    ax.plot([-0.1, width + 0.1], [-m - 1.2] * 2, color="lightgrey")
+    ax.text(width / 2, -m - 1.45, headings[1], ha="center", va="top", fontsize=11)
+    cells(total, x_total, y_back, names[2], frame="black")
+    ax.text(x_direct - gap / 2, y_back - m / 2, "=", ha="center", va="center", fontsize=16)
+    cells(d_direct, x_direct, y_back, names[3], frame=PATH2)
+    ax.text(x_through - gap / 2, y_back - m / 2, "+", ha="center", va="center", fontsize=16)
+    cells(d_through, x_through, y_back, names[4], ghost_cols=range(1, c), frame=PATH1)
+    arrow(x_col - 0.3, x_through + c + 0.3, y_back - m / 2, copy_label, PATH1)
+    cells(d_sum, x_col, y_back, names[5], frame=PATH1)
+    handles = [Line2D([], [], color=colour, lw=3, label=text) for colour, text in zip((PATH1, PATH2), legend)]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.13), ncol=1, fontsize=11,
+              frameon=False)
+    plt.show()
+
+
+# --- lesson 10: the time-against-operations plot with its fitted line; finite-difference errors with a model -----
+#
+#     draw_time_against_ops_fitted(ops, us, labels, price_us, limit_us, slope_us, texts)
+#     draw_fd_errors_with_model(epsilons, errors, {data_label: (model_label, model_errors)}, texts)
+
+
+def draw_time_against_ops_fitted(ops, us, labels, price_us, limit_us, slope_us, texts, figsize=(7, 4)):
+    """Like draw_time_against_ops, plus the caller's least-squares line through zero, of slope `slope_us`.
+
+    `texts`: x label, y label, the price line's label, the limit's label, the fitted line's label
+    (the caller writes the slope into it, with its own decimal mark).
+    """
+    xlabel, ylabel, price_label, limit_label, fit_label = texts
+    fig, ax = plt.subplots(figsize=figsize)
+    top = max(ops.values()) * 1.15
+    ax.plot([0, top], [0, top * slope_us], color="black", lw=1.4, label=fit_label)
+    ax.plot([0, top], [0, top * price_us], color="0.55", lw=1.2, linestyle=":", label=price_label)
+    ax.axhline(limit_us, color="tab:red", lw=1.2, linestyle="--", label=limit_label)
+    for name in ops:
+        ax.scatter(ops[name], us[name], s=60, color=STEP_COLOURS.get(name, "tab:orange"), zorder=3)
+        ax.annotate(labels[name], (ops[name], us[name]), textcoords="offset points", xytext=(-8, 8),
+                    ha="right", fontsize=11)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, max(max(us.values()), top * slope_us) * 1.15)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.legend(fontsize=10, loc="upper left", frameon=False)
+    ax.grid(color="0.92")
+    fig.tight_layout()
+    plt.show()
+
+
+def draw_fd_errors_with_model(epsilons, errors, models, texts, figsize=(8, 4.4)):
+    """Like draw_fd_errors, plus dashed model curves: `models` maps a key of `errors` to (label, model errors),
+
+    drawn dashed in that curve's colour. `texts`: x label, y label.
+    """
+    xlabel, ylabel = texts
+    fig, ax = plt.subplots(figsize=figsize)
+    colours = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
+    for (label, errs), colour in zip(errors.items(), colours):
+        ax.plot(epsilons, [max(e, 1e-17) for e in errs], marker="o", ms=3.5, lw=1.5, color=colour, label=label)
+        if label in models:
+            model_label, model = models[label]
+            ax.plot(epsilons, model, color=colour, lw=1.3, linestyle="--", alpha=0.8, label=model_label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-15, 1)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.legend(fontsize=10, frameon=False, loc="lower left")
+    ax.grid(color="0.92")
+    fig.tight_layout()
+    plt.show()
