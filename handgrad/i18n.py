@@ -83,16 +83,16 @@ MESSAGES = {
         "en": "   hint: same sizes, but a size-1 dimension is missing: did you sum without keepdim=True? ({fix})",
     },
     "hint_sum_replicated": {
-        "it": "   suggerimento: {name} è stato replicato (broadcasting) lungo dim {dims}: somma i gradienti lì, {fix}",
-        "en": "   hint: {name} was replicated (broadcasting) along dim {dims}: add up the gradients there, {fix}",
+        "it": "   suggerimento: {name} è stato replicato (broadcasting) lungo {dims:dim}: somma lì i gradienti, {fix}",
+        "en": "   hint: {name} was replicated (broadcasting) along {dims:dim}: add up the gradients there, {fix}",
     },
     "hint_replicate_back": {
-        "it": "   suggerimento: {dname} è più piccolo di {tname}: lungo dim {dims} manca o ha lunghezza 1. Una somma lungo dim {dims} nel forward pass diventa, all'indietro, una replica: ogni elemento di {tname} riceve il gradiente della sua somma. Copia il gradiente lungo dim {dims}, per esempio con il broadcasting: {fix}",
-        "en": "   hint: {dname} is smaller than {tname}: dim {dims} is missing or has length 1. A sum along dim {dims} in the forward pass is a replication going backward: every entry of {tname} receives the gradient of its sum. Copy the gradient along dim {dims}, for example by broadcasting: {fix}",
+        "it": "   suggerimento: {dname} è più piccolo di {tname} lungo {dims:dim} (assente o di lunghezza 1). Una somma lungo {dims:dim} nel forward pass diventa, all'indietro, una replica: ogni elemento di {tname} riceve il gradiente della sua somma. Copia il gradiente lungo {dims:dim}, per esempio con il broadcasting: {fix}",
+        "en": "   hint: {dname} is smaller than {tname} along {dims:dim} (missing or of length 1). A sum along {dims:dim} in the forward pass is a replication going backward: every entry of {tname} receives the gradient of its sum. Copy the gradient along {dims:dim}, for example by broadcasting: {fix}",
     },
     "hint_wrong_dim": {
-        "it": "   suggerimento: hai sommato lungo la dimensione sbagliata; per la forma {want} somma lungo dim {dims}: {fix}",
-        "en": "   hint: you summed along the wrong dimension; for the shape {want} sum along dim {dims}: {fix}",
+        "it": "   suggerimento: hai sommato lungo la dimensione sbagliata; per la forma {want} somma lungo {dims:dim}: {fix}",
+        "en": "   hint: you summed along the wrong dimension; for the shape {want} sum along {dims:dim}: {fix}",
     },
     "hint_transposed": {
         "it": "   suggerimento: è la forma trasposta; manca (o c'è di troppo) un .T?",
@@ -119,8 +119,8 @@ MESSAGES = {
         "en": "   wrong value: yours {mine:.4g}, autograd's {ref:.4g}",
     },
     "hint_constant_error": {
-        "it": "   suggerimento: l'errore è lo stesso lungo dim {dim}: manca il contributo di un percorso che passa da una somma lungo dim {dim}?",
-        "en": "   hint: the error is the same along dim {dim}: is the contribution of a path through a sum along dim {dim} missing?",
+        "it": "   suggerimento: l'errore è uguale lungo {dim:dim}: manca forse il contributo di un percorso che passa per una somma lungo {dim:dim}?",
+        "en": "   hint: the error is the same along {dim:dim}: is the contribution of a path through a sum along {dim:dim} missing?",
     },
     "hint_sign": {
         "it": "   suggerimento: è l'opposto della risposta giusta: controlla il segno",
@@ -271,10 +271,22 @@ def get_language():
     return _current["lang"]
 
 
+def _dimensions(dims):
+    """Dimensions named as a teacher would say them: "dim 1", "dims 0 and 1"; "la dimensione 1", "le dimensioni 0 e 1"."""
+    parts = [p.strip() for p in str(dims).split(",")]
+    it = _current["lang"] == "it"
+    if len(parts) == 1:
+        return ("la dimensione " if it else "dim ") + parts[0]
+    listed = ", ".join(parts[:-1]) + (" e " if it else " and ") + parts[-1]
+    return ("le dimensioni " if it else "dims ") + listed
+
+
 class _Formatter(string.Formatter):
     """Fills in a message; in Italian a number is written with a decimal comma (0,5), as Italian prose does."""
 
     def format_field(self, value, spec):
+        if spec == "dim":  # "{dims:dim}": one dimension or several, "la dimensione 1" / "le dimensioni 0 e 1"
+            return _dimensions(value)
         text = super().format_field(value, spec)
         return text.replace(".", ",") if _current["lang"] == "it" and isinstance(value, float) else text
 
@@ -287,3 +299,19 @@ def say(key, **values):
 def tr(it, en):
     """The text for the current language: `plt.xlabel(tr("colonna", "column"))` keeps the code the same in both."""
     return {"it": it, "en": en}[_current["lang"]]
+
+
+def num(x, spec="g"):
+    """A number as the current language writes it: `num(0.5)` is "0,5" in Italian, "0.5" in English.
+
+    For the numbers a lesson prints outside `cmp` (timings, ratios, losses), so that an Italian
+    notebook reads like Italian prose; `cmp`'s own row keeps Python's decimal point, as in the lecture.
+    """
+    value = x.item() if hasattr(x, "item") else x
+    text = format(value, spec)
+    return text.replace(".", ",") if _current["lang"] == "it" else text
+
+
+def yes_no(flag):
+    """True/False as a sentence would say it: "sì"/"no", "yes"/"no"."""
+    return tr("sì", "yes") if flag else "no"

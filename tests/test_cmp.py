@@ -480,3 +480,22 @@ def test_a_noise_level_reference_accepts_a_noise_level_answer():
     verdict = check("b1", t.grad + 4e-8, t)
     assert verdict.status == "done" and verdict.approximate is True and verdict.keys() == ["tiny_reference"]
     assert check("b1", t.grad + 1e-4, t).status == "wrong"  # a real mistake is still wrong
+
+
+def test_dimensions_are_named_as_a_teacher_says_them_in_each_language():
+    from handgrad.i18n import say
+    set_language("it")
+    one = say("hint_constant_error", dim=1)
+    several = say("hint_replicate_back", dname="dx", tname="x", dims="0, 1", fix="f")
+    assert "lungo la dimensione 1:" in one and "lungo le dimensioni 0 e 1 " in several and "dim " not in one
+    set_language("en")
+    assert "along dim 1:" in say("hint_constant_error", dim=1)
+    assert "along dims 0 and 1 " in say("hint_replicate_back", dname="dx", tname="x", dims="0, 1", fix="f")
+
+
+def test_num_writes_a_number_as_the_notebooks_language_does():
+    from handgrad import num, yes_no
+    set_language("it")
+    assert num(0.5) == "0,5" and num(torch.tensor(2.25), ".1f") == "2,2" and num(3) == "3" and yes_no(True) == "sì"
+    set_language("en")
+    assert num(0.5) == "0.5" and num(torch.tensor(2.25), ".1f") == "2.2" and yes_no(False) == "no"
