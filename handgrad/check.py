@@ -18,7 +18,7 @@ import re
 import sys
 import textwrap
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import torch
@@ -351,18 +351,35 @@ def call_arguments(frame):
     so messages can name the learner's variable. Works in IPython cells, whose
     source is in linecache. (None, None) when the source is not available.
     """
+    return call_site(frame)[:2]
+
+
+def call_site(frame):
+    """`call_arguments`, and whether the call is a bare statement whose result nobody keeps.
+
+    A recap line `cmp('logprobs', dlogprobs, logprobs)` hands nothing back, so it
+    must not say "using autograd's gradient so you can carry on".
+    """
     try:
         source = "".join(linecache.getlines(frame.f_code.co_filename))
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return None, None
+        return None, None, False
     line = frame.f_lineno
+    bare = {id(statement.value) for statement in ast.walk(tree) if isinstance(statement, ast.Expr)}
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "cmp"
                 and node.lineno <= line <= node.end_lineno and len(node.args) >= 3):
             texts = [ast.get_source_segment(source, arg) for arg in node.args[1:3]]
-            return tuple(texts)
-    return None, None
+            return texts[0], texts[1], id(node) in bare
+    return None, None, False
+
+
+def unkept(verdict):
+    """The verdict of a call whose result is not kept: no promise to carry on with autograd's gradient."""
+    notes = [(("todo_line_unkept" if key == "todo_line" else key), values)
+             for key, values in verdict.notes if key != "carry_on_autograd"]
+    return replace(verdict, notes=notes)
 
 
 def _identifier(text):
@@ -377,14 +394,14 @@ def cmp(name, dt, t, strict=None):
     while the solutions are being executed.
     """
     caller = sys._getframe(1)
-    dtext, ttext = call_arguments(caller)
+    dtext, ttext, bare = call_site(caller)
     dname, tname = _identifier(dtext), _identifier(ttext)
     try:
         verdict = check(name, dt, t, dname=dname, tname=tname)
     except Exception as error:  # a learner's answer must never end in a traceback
         carry = t.grad.detach().clone() if isinstance(t, torch.Tensor) and t.grad is not None else None
         verdict = Verdict("wrong", notes=[note("broken", error=str(error))], carry=carry)
-    show(verdict, name)
+    show(unkept(verdict) if bare else verdict, name)
     carry = verdict.carry
     if isinstance(carry, torch.Tensor):
         carry = carry.as_subclass(Gradient)

@@ -16,6 +16,10 @@ MESSAGES = {
         "it": "   scrivi {dname} nella cella dell'esercizio; intanto, per andare avanti, uso il gradiente di autograd",
         "en": "   write {dname} in the exercise cell; meanwhile, using autograd's gradient so you can carry on",
     },
+    "todo_line_unkept": {
+        "it": "   scrivi {dname} nella cella dell'esercizio",
+        "en": "   write {dname} in the exercise cell",
+    },
     "your_answer": {"it": "la tua risposta", "en": "your answer"},
     "name": {"it": "{name}", "en": "{name}"},
     "still_autograd": {

@@ -4,6 +4,7 @@ Diagnoses are asserted as message keys and values (what `check` returns), not
 as English wording; a few tests look at the rendered text: the row, the
 wrapping, the Italian table, and the learner's variable named in messages.
 """
+import runpy
 import linecache
 import re
 
@@ -499,3 +500,17 @@ def test_num_writes_a_number_as_the_notebooks_language_does():
     assert num(0.5) == "0,5" and num(torch.tensor(2.25), ".1f") == "2,2" and num(3) == "3" and yes_no(True) == "sì"
     set_language("en")
     assert num(0.5) == "0.5" and num(torch.tensor(2.25), ".1f") == "2.2" and yes_no(False) == "no"
+
+
+def test_a_bare_cmp_line_does_not_promise_a_gradient_to_carry_on_with(tmp_path, capsys):
+    # a recap line keeps nothing, so it must not say "using autograd's gradient so you can carry on"
+    script = tmp_path / "recap.py"
+    script.write_text("import torch\nfrom handgrad import cmp, set_language\nset_language('en')\n"
+                      "x = torch.ones(3, requires_grad=True)\n(2 * x).sum().backward()\n"
+                      "dx = cmp('x', ..., x)\nprint('--kept above, bare below--')\n"
+                      "cmp('x', ..., x)\ncmp('x', torch.zeros(3), x)\n")
+    runpy.run_path(str(script))
+    kept, bare = capsys.readouterr().out.split("--kept above, bare below--")
+    assert "meanwhile, using autograd's gradient" in kept
+    assert "write dx in the exercise cell" in bare and "autograd's gradient" not in bare
+    assert "wrong values" in bare
