@@ -39,8 +39,8 @@ MESSAGES = {
         "en": "   note: this is {name}.grad itself, autograd's answer, not yours",
     },
     "not_tensor": {
-        "it": "   la risposta deve essere un tensore torch, ho ricevuto {kind}{hint}",
-        "en": "   the answer must be a torch tensor, I got {kind}{hint}",
+        "it": "   la risposta deve essere un tensore PyTorch, invece è: {kind}{hint}",
+        "en": "   the answer must be a PyTorch tensor, not: {kind}{hint}",
     },
     "hint_numpy": {
         "it": " (convertilo con torch.from_numpy(...).to({dtype}), o meglio calcolalo con operazioni sui tensori)",

@@ -1331,3 +1331,116 @@ def draw_fd_errors_with_model(epsilons, errors, models, texts, figsize=(8, 4.4))
     ax.grid(color="0.92")
     fig.tight_layout()
     plt.show()
+
+
+def draw_step_times_quartiles(samples, labels, xlabel, figsize=(9, 3.6)):
+    """Like draw_step_times, with the quartiles of `statistics.quantiles(method="inclusive")` (the ones
+    `bench.summarise` prints, so the figure's medians match the table), a filled box, a white-edged median
+    line that stands out, and ticks that double (50, 100, 200, 400, …) so the log scale can be read.
+    """
+    import random
+    import statistics
+    names = list(samples)[::-1]  # the first variant on top
+    fig, ax = plt.subplots(figsize=figsize)
+    rng = random.Random(0)
+    for row, name in enumerate(names):
+        us = sorted(s * 1e6 for s in samples[name])
+        colour = STEP_COLOURS.get(name, "tab:orange")
+        ax.scatter(us, [row + rng.uniform(-0.3, 0.3) for _ in us], s=7, color=colour, alpha=0.45, lw=0, zorder=2)
+        q1, median, q3 = statistics.quantiles(us, n=4, method="inclusive") if len(us) > 1 else (us[0],) * 3
+        ax.add_patch(plt.Rectangle((q1, row - 0.36), q3 - q1, 0.72, facecolor=colour, alpha=0.18,
+                                   edgecolor="none", zorder=1))
+        ax.add_patch(plt.Rectangle((q1, row - 0.36), q3 - q1, 0.72, fill=False, edgecolor="black", lw=1.2, zorder=3))
+        ax.plot([median, median], [row - 0.36, row + 0.36], color="white", lw=6, zorder=4, solid_capstyle="butt")
+        ax.plot([median, median], [row - 0.36, row + 0.36], color="black", lw=3, zorder=5, solid_capstyle="butt")
+        ax.text(q3 * 1.04, row + 0.38, f"{median:.0f} µs", fontsize=11, va="bottom")
+    ax.set_xscale("log")
+    lo = min(min(s) for s in samples.values()) * 1e6 / 1.25
+    hi = min(max(max(s) for s in samples.values()) * 1e6, 30 * lo) * 1.25
+    doubling = (25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800)
+    lo = min(lo, max([t for t in doubling if t <= lo] or [lo]) * 0.9)  # always show the tick below the data
+    ax.set_xlim(lo, hi)
+    ticks = [t for t in doubling if lo <= t <= hi]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_yticks(range(len(names)), [labels[n] for n in names], fontsize=11)
+    ax.set_ylim(-0.6, len(names) - 0.2)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.tick_params(axis="x", labelsize=10)
+    ax.grid(axis="x", color="0.85")
+    fig.tight_layout()
+    plt.show()
+
+
+def draw_line_times(times_us, price_us, texts, colours=None, legend=None, figsize=(9, 7.5)):
+    """One horizontal bar per line of code: its time in µs (`times_us` maps the line's label to µs), in code order,
+    top to bottom, the value written at the end of each bar; a dashed vertical line at `price_us`, the fixed cost
+    of one empty operation. `texts`: x label, the dashed line's label. `colours`: one colour per bar;
+    `legend`: {text: colour} for the groups of bars (the caller's texts, from tr()).
+    """
+    from matplotlib.patches import Patch
+    xlabel, price_label = texts
+    names = list(times_us)
+    fig, ax = plt.subplots(figsize=figsize)
+    rows = range(len(names))
+    ax.barh(rows, [times_us[n] for n in names], color=colours or "tab:blue", height=0.7)
+    for row, name in zip(rows, names):
+        ax.text(times_us[name] + 0.6, row, f"{times_us[name]:.0f}", va="center", fontsize=10)
+    ax.axvline(price_us, color="tab:red", lw=1.3, linestyle="--")
+    handles = [plt.Line2D([], [], color="tab:red", lw=1.3, linestyle="--", label=price_label)]
+    handles += [Patch(color=c, label=t) for t, c in (legend or {}).items()]
+    ax.set_yticks(list(rows), names, fontsize=10, family="monospace")
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(times_us.values()) * 1.12)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.tick_params(axis="x", labelsize=10)
+    ax.legend(handles=handles, fontsize=10, loc="lower right", frameon=False)
+    ax.grid(axis="x", color="0.9")
+    fig.tight_layout()
+    plt.show()
+
+
+# --- lesson 05: the batchnorm graph with the lesson's own edge labels; sum-then-copies with a decimal mark --------
+#
+#     draw_batchnorm_graph_labelled(legend, {"(+ε)**−0.5": "(+ε_bn)**−0.5"})
+#     draw_sum_then_copies_decimal(x, factor, d, headings, titles, notes, decimal=tr(",", "."))
+
+def draw_batchnorm_graph_labelled(legend, relabel):
+    """`draw_batchnorm_graph(legend)` with some operation labels replaced: `relabel` maps a label of
+    BN_EDGES (e.g. "(+ε)**−0.5") to the text to show instead (mathtext allowed); shows the figure."""
+    global BN_EDGES
+    saved = BN_EDGES
+    BN_EDGES = tuple((src, dst, relabel.get(label, label), colour) for src, dst, label, colour in saved)
+    try:
+        draw_batchnorm_graph(legend)
+    finally:
+        BN_EDGES = saved
+
+
+def draw_sum_then_copies_decimal(x, factor, d, headings, titles, notes, decimal="."):
+    """`draw_sum_then_copies`, with the numbers in the cells written with `decimal` (tr(",", ".")) and a
+    typographic minus; shows the figure."""
+    x, d = x.detach().float(), d.detach().float().reshape(1, -1)
+    m, c = x.shape
+    gap, margin = 3.0, 1.0
+    x0 = margin
+    xs = x0 + c + gap
+    xd = xs + c + 2 * margin + 0.4
+    xc = xd + c + gap
+    width = xc + c + margin
+    fig, ax = canvas(width, rows=m, top=2.2)
+    for (left, right), heading in zip(((0, xs + c + margin), (xd - margin, width)), headings):
+        ax.text((left + right) / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
+    ax.plot([xs + c + margin + 0.2] * 2, [-m - 0.5, 1.9], color="lightgrey")
+    cells = len(ax.texts)
+    draw_matrix(ax, x, x0, titles[0])
+    draw_matrix(ax, factor * x.sum(0, keepdim=True), xs, titles[1])
+    draw_matrix(ax, d, xd, titles[2])
+    draw_matrix(ax, d.expand(m, c), xc, titles[3], ghost_rows=range(1, m))
+    for text in ax.texts[cells:]:
+        if text.get_text() not in titles:
+            text.set_text(text.get_text().replace(".", decimal).replace("-", "−"))
+    for start, end, note in ((x0 + c + 0.2, xs - 0.2, notes[0]), (xd + c + 0.2, xc - 0.2, notes[1])):
+        ax.annotate("", xy=(end, -0.5), xytext=(start, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
+        ax.text((start + end) / 2, -0.9, note, ha="center", va="top", fontsize=11)
+    plt.show()
