@@ -570,6 +570,12 @@ def draw_element_uses(A, B, factor, index, titles, legend, dP=None, pair_labels=
         y -= pair_rows + 0.65
         ax.text(width / 2, y, result, ha="center", va="center", fontsize=12)
         y -= 0.75
+    _style_legend(ax, legend, line_counts, y)
+    plt.show()
+
+
+def _style_legend(ax, legend, line_counts, y):
+    """The legend of a matrix-element figure, from height `y` down: a framed swatch per style, then its text."""
     for text, lines, style in zip(legend, line_counts, (ELEMENT_STYLE, USES_STYLE, PARTNER_STYLE)):
         colour, lw, linestyle = style
         middle = y - (0.3 + 0.45 * lines) / 2
@@ -577,7 +583,6 @@ def draw_element_uses(A, B, factor, index, titles, legend, dP=None, pair_labels=
                                    linestyle=linestyle))
         ax.text(1.2, middle, text, ha="left", va="center", fontsize=11, linespacing=1.35)
         y -= 0.3 + 0.45 * lines
-    plt.show()
 
 
 # --- a gradient with a sign: one colour scale centred at 0 --------------------
@@ -746,11 +751,12 @@ BN_EDGES = (  # (from, to, operation, colour): bndiff's two uses in PATH1, hpreb
 )
 
 
-def draw_batchnorm_graph(legend):
+def draw_batchnorm_graph(legend, relabel=None):
     """The seven atomic steps of batchnorm and the tanh, each tensor with its shape; shows the figure.
 
     `legend` is the caller's three texts (from tr()): bndiff's two uses (orange), hprebn's two uses
-    (blue), the shaded [1, 64] rows that broadcasting replicates.
+    (blue), the shaded [1, 64] rows that broadcasting replicates. `relabel` maps an operation label of
+    BN_EDGES (e.g. "(+ε)**−0.5") to the text to show instead (mathtext allowed).
     """
     from matplotlib.patches import Patch
     fig, ax = plt.subplots(figsize=(15, 4.6))
@@ -763,6 +769,7 @@ def draw_batchnorm_graph(legend):
              for name, (x, y, shape) in BN_NODES.items()}
     fig.canvas.draw()  # so that the boxes already know their size, for the arrows to stop at their edge
     for src, dst, label, colour in BN_EDGES:
+        label = (relabel or {}).get(label, label)
         (x0, y0, _), (x1, y1, _) = BN_NODES[src], BN_NODES[dst]
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                     arrowprops=dict(arrowstyle="-|>", color=colour, lw=2.2, mutation_scale=15,
@@ -827,16 +834,18 @@ def draw_saturation(pre, out, titles, legend, band_text, xlabel, ylabels, decima
         plt.show()
 
 
-def draw_sum_then_copies(x, factor, d, headings, titles, notes):
+def draw_sum_then_copies(x, factor, d, headings, titles, notes, decimal="."):
     """Two halves on one colour scale: forward, `x` [m, c] summed down its columns (times `factor`) into a
     [1, c] row; backward, the row `d` [1, c] and its m copies (ghost rows); shows the figure.
 
     Texts are the caller's (from tr()): `headings` (forward, backward), `titles` of the four matrices,
     `notes` written under the two arrows.
+
+    `decimal` is the numbers' decimal mark (tr(",", ".")), written with a typographic minus.
     """
     x, d = x.detach().float(), d.detach().float().reshape(1, -1)
     m, c = x.shape
-    gap, margin = 3.0, 1.0  # the margin leaves room for titles wider than their matrix
+    gap, margin = 3.0, 1.0
     x0 = margin
     xs = x0 + c + gap
     xd = xs + c + 2 * margin + 0.4
@@ -846,16 +855,18 @@ def draw_sum_then_copies(x, factor, d, headings, titles, notes):
     for (left, right), heading in zip(((0, xs + c + margin), (xd - margin, width)), headings):
         ax.text((left + right) / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
     ax.plot([xs + c + margin + 0.2] * 2, [-m - 0.5, 1.9], color="lightgrey")
+    cells = len(ax.texts)
     draw_matrix(ax, x, x0, titles[0])
     draw_matrix(ax, factor * x.sum(0, keepdim=True), xs, titles[1])
     draw_matrix(ax, d, xd, titles[2])
     draw_matrix(ax, d.expand(m, c), xc, titles[3], ghost_rows=range(1, m))
+    for text in ax.texts[cells:]:
+        if text.get_text() not in titles:
+            text.set_text(text.get_text().replace(".", decimal).replace("-", "−"))
     for start, end, note in ((x0 + c + 0.2, xs - 0.2, notes[0]), (xd + c + 0.2, xc - 0.2, notes[1])):
         ax.annotate("", xy=(end, -0.5), xytext=(start, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
         ax.text((start + end) / 2, -0.9, note, ha="center", va="top", fontsize=11)
     plt.show()
-
-
 # --- lesson 03: a map of values that are all >= 0 ----------------------------------
 #
 #     draw_positive_heatmap(counts.grad - dcounts2, tr("l'errore: …", "the error: …"), xlabel, ylabel, tr(",", "."))
@@ -883,61 +894,67 @@ def draw_positive_heatmap(M, title, xlabel, ylabel, decimal=".", cmap="Reds", fi
 STEP_COLOURS = {"autograd": "tab:grey", "fused": "tab:blue", "optimised": "tab:green", "compiled": "tab:purple"}
 
 
-def draw_step_times(samples, labels, xlabel, title="", figsize=(9, 3.4)):
-    """The distribution of step times, one row per variant: every step a dot, a box from q1 to q3, the median.
-
-    `samples` maps a variant ("autograd", "fused", …) to its step times in seconds;
-    `labels` maps it to the name to show. Log scale, µs; each median is written beside its box.
+def draw_step_times(samples, labels, xlabel, figsize=(9, 3.6)):
+    """Each variant's step times as dots (one per step), its quartiles as a box: the quartiles of `statistics.quantiles(method="inclusive")` (the ones
+    `bench.summarise` prints, so the figure's medians match the table), a filled box, a white-edged median
+    line that stands out, and ticks that double (50, 100, 200, 400, …) so the log scale can be read.
     """
-    import math
     import random
+    import statistics
     names = list(samples)[::-1]  # the first variant on top
     fig, ax = plt.subplots(figsize=figsize)
     rng = random.Random(0)
     for row, name in enumerate(names):
         us = sorted(s * 1e6 for s in samples[name])
         colour = STEP_COLOURS.get(name, "tab:orange")
-        ax.scatter(us, [row + rng.uniform(-0.22, 0.22) for _ in us], s=6, color=colour, alpha=0.35, lw=0)
-        q1, median, q3 = (us[min(len(us) - 1, int(q * len(us)))] for q in (0.25, 0.5, 0.75))
-        ax.add_patch(plt.Rectangle((q1, row - 0.3), q3 - q1, 0.6, fill=False, edgecolor="black", lw=1.2))
-        ax.plot([median, median], [row - 0.3, row + 0.3], color="black", lw=2.5)
-        ax.text(q3 * 1.04, row + 0.32, f"{median:.0f} µs", fontsize=11, va="bottom")
+        ax.scatter(us, [row + rng.uniform(-0.3, 0.3) for _ in us], s=7, color=colour, alpha=0.45, lw=0, zorder=2)
+        q1, median, q3 = statistics.quantiles(us, n=4, method="inclusive") if len(us) > 1 else (us[0],) * 3
+        ax.add_patch(plt.Rectangle((q1, row - 0.36), q3 - q1, 0.72, facecolor=colour, alpha=0.18,
+                                   edgecolor="none", zorder=1))
+        ax.add_patch(plt.Rectangle((q1, row - 0.36), q3 - q1, 0.72, fill=False, edgecolor="black", lw=1.2, zorder=3))
+        ax.plot([median, median], [row - 0.36, row + 0.36], color="white", lw=6, zorder=4, solid_capstyle="butt")
+        ax.plot([median, median], [row - 0.36, row + 0.36], color="black", lw=3, zorder=5, solid_capstyle="butt")
+        ax.text(q3 * 1.04, row + 0.38, f"{median:.0f} µs", fontsize=11, va="bottom")
     ax.set_xscale("log")
-    lo = min(min(s) for s in samples.values()) * 1e6
-    hi = max(max(s) for s in samples.values()) * 1e6
-    ax.set_xlim(lo / 1.25, min(hi, 30 * lo) * 1.25)
-    ticks = [t for t in (50, 100, 200, 300, 500, 1000, 2000, 5000, 10000) if lo / 1.25 <= t <= min(hi, 30 * lo) * 1.25]
+    lo = min(min(s) for s in samples.values()) * 1e6 / 1.25
+    hi = min(max(max(s) for s in samples.values()) * 1e6, 30 * lo) * 1.25
+    doubling = (25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800)
+    lo = min(lo, max([t for t in doubling if t <= lo] or [lo]) * 0.9)  # always show the tick below the data
+    ax.set_xlim(lo, hi)
+    ticks = [t for t in doubling if lo <= t <= hi]
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
     ax.set_yticks(range(len(names)), [labels[n] for n in names], fontsize=11)
-    ax.set_ylim(-0.6, len(names) - 0.3)
+    ax.set_ylim(-0.6, len(names) - 0.2)
     ax.set_xlabel(xlabel, fontsize=11)
     ax.tick_params(axis="x", labelsize=10)
-    if title:
-        ax.set_title(title, fontsize=11)
-    ax.grid(axis="x", color="0.9")
+    ax.grid(axis="x", color="0.85")
     fig.tight_layout()
     plt.show()
 
 
-def draw_time_against_ops(ops, us, labels, price_us, limit_us, texts, figsize=(7, 4)):
+def draw_time_against_ops(ops, us, labels, price_us, limit_us, texts, slope_us=None, figsize=(7, 4)):
     """Step time against the number of operations a step makes, one dot per variant.
 
     A line through zero with slope `price_us` (the price of one empty operation),
     a dashed horizontal line at `limit_us` (the FLOP limit). `texts`: x label,
     y label, the line's label, the limit's label (the caller's, from tr()).
+    With `slope_us`, also the caller's least-squares line through zero, labelled by a fifth text
+    (the caller writes the slope into it, with its own decimal mark).
     """
-    xlabel, ylabel, price_label, limit_label = texts
+    xlabel, ylabel, price_label, limit_label = texts[:4]
     fig, ax = plt.subplots(figsize=figsize)
     top = max(ops.values()) * 1.15
-    ax.plot([0, top], [0, top * price_us], color="0.5", lw=1.2, label=price_label)
+    if slope_us is not None:
+        ax.plot([0, top], [0, top * slope_us], color="black", lw=1.4, label=texts[4])
+    ax.plot([0, top], [0, top * price_us], color="0.55", lw=1.2, linestyle=":", label=price_label)
     ax.axhline(limit_us, color="tab:red", lw=1.2, linestyle="--", label=limit_label)
     for name in ops:
         ax.scatter(ops[name], us[name], s=60, color=STEP_COLOURS.get(name, "tab:orange"), zorder=3)
         ax.annotate(labels[name], (ops[name], us[name]), textcoords="offset points", xytext=(-8, 8),
                     ha="right", fontsize=11)
     ax.set_xlim(0, top)
-    ax.set_ylim(0, max(us.values()) * 1.2)
+    ax.set_ylim(0, max(max(us.values()), top * (slope_us or 0)) * 1.15)
     ax.set_xlabel(xlabel, fontsize=11)
     ax.set_ylabel(ylabel, fontsize=11)
     ax.tick_params(labelsize=10)
@@ -979,18 +996,23 @@ def draw_sweep(results, labels, peak_gflops, texts, figsize=(8, 4.8)):
     plt.show()
 
 
-def draw_fd_errors(epsilons, errors, texts, figsize=(8, 4.2)):
+def draw_fd_errors(epsilons, errors, texts, models=None, figsize=(8, 4.4)):
     """The error of a finite difference against its step ε, log-log, one line per way of computing it.
 
-    `errors` maps a label to the errors (one per ε); `texts`: x label, y label.
+    `errors` maps a label to the errors (one per ε); `models` maps some of those labels to (label, model
+    errors), drawn dashed in that curve's colour. `texts`: x label, y label.
     """
     xlabel, ylabel = texts
     fig, ax = plt.subplots(figsize=figsize)
     colours = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
     for (label, errs), colour in zip(errors.items(), colours):
         ax.plot(epsilons, [max(e, 1e-17) for e in errs], marker="o", ms=3.5, lw=1.5, color=colour, label=label)
+        if label in (models or {}):
+            model_label, model = models[label]
+            ax.plot(epsilons, model, color=colour, lw=1.3, linestyle="--", alpha=0.8, label=model_label)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_ylim(1e-15, 1)
     ax.set_xlabel(xlabel, fontsize=11)
     ax.set_ylabel(ylabel, fontsize=11)
     ax.tick_params(labelsize=10)
@@ -1193,13 +1215,7 @@ def draw_transpose_product(A, dP, index, titles, legend):
     _frame(ax, xd, 0, range(dP.shape[0]), [j], USES_STYLE)
     _frame(ax, xr, 0, [k], [j], ELEMENT_STYLE)
     y = -rows - 0.5
-    for text, lines, style in zip(legend, line_counts, (ELEMENT_STYLE, USES_STYLE, PARTNER_STYLE)):
-        colour, lw, linestyle = style
-        middle = y - (0.3 + 0.45 * lines) / 2
-        ax.add_patch(plt.Rectangle((0.1, middle - 0.22), 0.8, 0.44, fill=False, edgecolor=colour, lw=lw,
-                                   linestyle=linestyle))
-        ax.text(1.2, middle, text, ha="left", va="center", fontsize=11, linespacing=1.35)
-        y -= 0.3 + 0.45 * lines
+    _style_legend(ax, legend, line_counts, y)
     plt.show()
 
 
@@ -1275,102 +1291,7 @@ def draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, sum_label=".s
     plt.show()
 
 
-# --- lesson 10: the time-against-operations plot with its fitted line; finite-difference errors with a model -----
-#
-#     draw_time_against_ops_fitted(ops, us, labels, price_us, limit_us, slope_us, texts)
-#     draw_fd_errors_with_model(epsilons, errors, {data_label: (model_label, model_errors)}, texts)
-
-
-def draw_time_against_ops_fitted(ops, us, labels, price_us, limit_us, slope_us, texts, figsize=(7, 4)):
-    """Like draw_time_against_ops, plus the caller's least-squares line through zero, of slope `slope_us`.
-
-    `texts`: x label, y label, the price line's label, the limit's label, the fitted line's label
-    (the caller writes the slope into it, with its own decimal mark).
-    """
-    xlabel, ylabel, price_label, limit_label, fit_label = texts
-    fig, ax = plt.subplots(figsize=figsize)
-    top = max(ops.values()) * 1.15
-    ax.plot([0, top], [0, top * slope_us], color="black", lw=1.4, label=fit_label)
-    ax.plot([0, top], [0, top * price_us], color="0.55", lw=1.2, linestyle=":", label=price_label)
-    ax.axhline(limit_us, color="tab:red", lw=1.2, linestyle="--", label=limit_label)
-    for name in ops:
-        ax.scatter(ops[name], us[name], s=60, color=STEP_COLOURS.get(name, "tab:orange"), zorder=3)
-        ax.annotate(labels[name], (ops[name], us[name]), textcoords="offset points", xytext=(-8, 8),
-                    ha="right", fontsize=11)
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, max(max(us.values()), top * slope_us) * 1.15)
-    ax.set_xlabel(xlabel, fontsize=11)
-    ax.set_ylabel(ylabel, fontsize=11)
-    ax.tick_params(labelsize=10)
-    ax.legend(fontsize=10, loc="upper left", frameon=False)
-    ax.grid(color="0.92")
-    fig.tight_layout()
-    plt.show()
-
-
-def draw_fd_errors_with_model(epsilons, errors, models, texts, figsize=(8, 4.4)):
-    """Like draw_fd_errors, plus dashed model curves: `models` maps a key of `errors` to (label, model errors),
-
-    drawn dashed in that curve's colour. `texts`: x label, y label.
-    """
-    xlabel, ylabel = texts
-    fig, ax = plt.subplots(figsize=figsize)
-    colours = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
-    for (label, errs), colour in zip(errors.items(), colours):
-        ax.plot(epsilons, [max(e, 1e-17) for e in errs], marker="o", ms=3.5, lw=1.5, color=colour, label=label)
-        if label in models:
-            model_label, model = models[label]
-            ax.plot(epsilons, model, color=colour, lw=1.3, linestyle="--", alpha=0.8, label=model_label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(1e-15, 1)
-    ax.set_xlabel(xlabel, fontsize=11)
-    ax.set_ylabel(ylabel, fontsize=11)
-    ax.tick_params(labelsize=10)
-    ax.legend(fontsize=10, frameon=False, loc="lower left")
-    ax.grid(color="0.92")
-    fig.tight_layout()
-    plt.show()
-
-
-def draw_step_times_quartiles(samples, labels, xlabel, figsize=(9, 3.6)):
-    """Like draw_step_times, with the quartiles of `statistics.quantiles(method="inclusive")` (the ones
-    `bench.summarise` prints, so the figure's medians match the table), a filled box, a white-edged median
-    line that stands out, and ticks that double (50, 100, 200, 400, …) so the log scale can be read.
-    """
-    import random
-    import statistics
-    names = list(samples)[::-1]  # the first variant on top
-    fig, ax = plt.subplots(figsize=figsize)
-    rng = random.Random(0)
-    for row, name in enumerate(names):
-        us = sorted(s * 1e6 for s in samples[name])
-        colour = STEP_COLOURS.get(name, "tab:orange")
-        ax.scatter(us, [row + rng.uniform(-0.3, 0.3) for _ in us], s=7, color=colour, alpha=0.45, lw=0, zorder=2)
-        q1, median, q3 = statistics.quantiles(us, n=4, method="inclusive") if len(us) > 1 else (us[0],) * 3
-        ax.add_patch(plt.Rectangle((q1, row - 0.36), q3 - q1, 0.72, facecolor=colour, alpha=0.18,
-                                   edgecolor="none", zorder=1))
-        ax.add_patch(plt.Rectangle((q1, row - 0.36), q3 - q1, 0.72, fill=False, edgecolor="black", lw=1.2, zorder=3))
-        ax.plot([median, median], [row - 0.36, row + 0.36], color="white", lw=6, zorder=4, solid_capstyle="butt")
-        ax.plot([median, median], [row - 0.36, row + 0.36], color="black", lw=3, zorder=5, solid_capstyle="butt")
-        ax.text(q3 * 1.04, row + 0.38, f"{median:.0f} µs", fontsize=11, va="bottom")
-    ax.set_xscale("log")
-    lo = min(min(s) for s in samples.values()) * 1e6 / 1.25
-    hi = min(max(max(s) for s in samples.values()) * 1e6, 30 * lo) * 1.25
-    doubling = (25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800)
-    lo = min(lo, max([t for t in doubling if t <= lo] or [lo]) * 0.9)  # always show the tick below the data
-    ax.set_xlim(lo, hi)
-    ticks = [t for t in doubling if lo <= t <= hi]
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.minorticks_off()
-    ax.set_yticks(range(len(names)), [labels[n] for n in names], fontsize=11)
-    ax.set_ylim(-0.6, len(names) - 0.2)
-    ax.set_xlabel(xlabel, fontsize=11)
-    ax.tick_params(axis="x", labelsize=10)
-    ax.grid(axis="x", color="0.85")
-    fig.tight_layout()
-    plt.show()
-
+# --- lesson 10: where the time of one step goes, line by line ------------------------------
 
 def draw_line_times(times_us, price_us, texts, colours=None, legend=None, figsize=(9, 7.5)):
     """One horizontal bar per line of code: its time in µs (`times_us` maps the line's label to µs), in code order,
@@ -1400,47 +1321,3 @@ def draw_line_times(times_us, price_us, texts, colours=None, legend=None, figsiz
     plt.show()
 
 
-# --- lesson 05: the batchnorm graph with the lesson's own edge labels; sum-then-copies with a decimal mark --------
-#
-#     draw_batchnorm_graph_labelled(legend, {"(+ε)**−0.5": "(+ε_bn)**−0.5"})
-#     draw_sum_then_copies_decimal(x, factor, d, headings, titles, notes, decimal=tr(",", "."))
-
-def draw_batchnorm_graph_labelled(legend, relabel):
-    """`draw_batchnorm_graph(legend)` with some operation labels replaced: `relabel` maps a label of
-    BN_EDGES (e.g. "(+ε)**−0.5") to the text to show instead (mathtext allowed); shows the figure."""
-    global BN_EDGES
-    saved = BN_EDGES
-    BN_EDGES = tuple((src, dst, relabel.get(label, label), colour) for src, dst, label, colour in saved)
-    try:
-        draw_batchnorm_graph(legend)
-    finally:
-        BN_EDGES = saved
-
-
-def draw_sum_then_copies_decimal(x, factor, d, headings, titles, notes, decimal="."):
-    """`draw_sum_then_copies`, with the numbers in the cells written with `decimal` (tr(",", ".")) and a
-    typographic minus; shows the figure."""
-    x, d = x.detach().float(), d.detach().float().reshape(1, -1)
-    m, c = x.shape
-    gap, margin = 3.0, 1.0
-    x0 = margin
-    xs = x0 + c + gap
-    xd = xs + c + 2 * margin + 0.4
-    xc = xd + c + gap
-    width = xc + c + margin
-    fig, ax = canvas(width, rows=m, top=2.2)
-    for (left, right), heading in zip(((0, xs + c + margin), (xd - margin, width)), headings):
-        ax.text((left + right) / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
-    ax.plot([xs + c + margin + 0.2] * 2, [-m - 0.5, 1.9], color="lightgrey")
-    cells = len(ax.texts)
-    draw_matrix(ax, x, x0, titles[0])
-    draw_matrix(ax, factor * x.sum(0, keepdim=True), xs, titles[1])
-    draw_matrix(ax, d, xd, titles[2])
-    draw_matrix(ax, d.expand(m, c), xc, titles[3], ghost_rows=range(1, m))
-    for text in ax.texts[cells:]:
-        if text.get_text() not in titles:
-            text.set_text(text.get_text().replace(".", decimal).replace("-", "−"))
-    for start, end, note in ((x0 + c + 0.2, xs - 0.2, notes[0]), (xd + c + 0.2, xc - 0.2, notes[1])):
-        ax.annotate("", xy=(end, -0.5), xytext=(start, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
-        ax.text((start + end) / 2, -0.9, note, ha="center", va="top", fontsize=11)
-    plt.show()
