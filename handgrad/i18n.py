@@ -159,7 +159,7 @@ MESSAGES = {
         "en": "   hint: your answer is all zeros: did you create the tensor (zeros_like) and forget to fill it?",
     },
     "hint_all_wrong": {
-        "it": "   sono sbagliate tutte le {total} posizioni",
+        "it": "   sono sbagliate tutte e {total} le posizioni",
         "en": "   all {total} entries are wrong",
     },
     "shape_todo": {"it": "{name}: ancora da fare", "en": "{name}: still to do"},

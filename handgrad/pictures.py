@@ -1321,3 +1321,101 @@ def draw_line_times(times_us, price_us, texts, colours=None, legend=None, figsiz
     plt.show()
 
 
+
+
+# --- lesson 02: a coloured matrix with wider cells, for numbers with decimals ------------------------
+#
+#     draw_matrix_wide(ax, b - 0.1 * db_nokeep, 10.2, "[3, 3]", decimal=tr(",", "."), outline=[(0, 0), (1, 1)])
+
+def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, ghost_cols=()):
+    """`draw_matrix` with cells `cell` units wide, on the axes' shared colour scale, for numbers like −2.7.
+
+    Values get up to 3 significant digits, the decimal mark `decimal` (tr(",", ".")) and a typographic
+    minus; `outline` is [(row, col)] of cells to frame (line width `lw`); columns `ghost_cols` are drawn
+    as broadcast copies (light, dashed), as in `draw_matrix`. Returns the x just right of it.
+    """
+    M = M.detach().float()
+    if M.dim() == 1:
+        M = M.unsqueeze(0)
+    scale = _scale(ax)
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            value = M[i, j].item()
+            ghost = j in ghost_cols
+            patch = plt.Rectangle((x0 + j * cell, -i - 1), cell, 1, edgecolor="grey", alpha=0.3 if ghost else 1.0,
+                                  linestyle="--" if ghost else "-")
+            ax.add_patch(patch)
+            scale["cells"].append((patch, value))
+            ax.text(x0 + (j + 0.5) * cell, -i - 0.5, _shown(round(value, 6), decimal), ha="center", va="center",
+                    fontsize=11, color="grey" if ghost else "black")
+    for i, j in outline:
+        ax.add_patch(plt.Rectangle((x0 + j * cell + 0.05, -i - 1 + 0.05), cell - 0.1, 0.9, fill=False,
+                                   edgecolor="black", lw=lw, zorder=3))
+    ax.text(x0 + M.shape[1] * cell / 2, 0.2, title, ha="center", va="bottom", fontsize=11)
+    _recolour(ax)
+    return x0 + M.shape[1] * cell
+
+
+# --- lesson 07: the cross-entropy's eight-step chain against its one-jump formula -----------------------
+#
+#     draw_cross_entropy_routes(tr("lezioni 01–03: …", "lessons 01–03: …"), tr("questa lezione: …", "this lesson: …"))
+
+def draw_cross_entropy_routes(chain_legend, jump_legend,
+                              jump_label="$(\\mathrm{softmax}(\\mathrm{logits}) - \\mathrm{onehot}(Y_b))\\,/\\,n$"):
+    """The two backward routes from `loss` to `logits`, drawn with draw_paths_graph, and show them.
+
+    Grey: the chain of lessons 01–03, each arrow numbered with the gradient it feeds, in the order they are
+    computed (dlogprobs 1 … dlogits 8; dcounts and dlogits are fed by two arrows each, so 5 and 8 appear
+    twice); the path through logit_maxes dashed. PATH1: the single jump, labelled `jump_label`.
+    Legend texts are the caller's (tr()).
+    """
+    nodes = {"loss": (18, 0), "logprobs": (16.3, 2), "probs": (13.8, 2), "counts_sum_inv": (12, 3.4),
+             "counts_sum": (8.4, 3.4), "counts": (6.6, 2), "norm_logits": (3.4, 2), "logit_maxes": (1.4, 3.4),
+             "logits": (0, 0)}
+    chain = (("loss", "logprobs", "1"), ("logprobs", "probs", "2"), ("probs", "counts_sum_inv", "3"),
+             ("counts_sum_inv", "counts_sum", "4"), ("probs", "counts", "5"), ("counts_sum", "counts", "5"),
+             ("counts", "norm_logits", "6"), ("norm_logits", "logit_maxes", "7"), ("norm_logits", "logits", "8"),
+             ("logit_maxes", "logits", "8"))
+    edges = [(src, dst, number, OTHER, {"dashed": "logit_maxes" in (src, dst)}) for src, dst, number in chain]
+    edges.append(("loss", "logits", jump_label, PATH1, {"va": "top", "offset": (0, -6)}))
+    draw_paths_graph(nodes, edges, {OTHER: chain_legend, PATH1: jump_legend}, figsize=(12.5, 4.2), fontsize=11)
+
+
+# --- the left factor's gradient: a row of B is a column of B.T (the mirror of draw_transpose_product) --
+#
+#     draw_transpose_product_left(dP, B, (1, 0), ("dA = dP @ B.T", "dP", "B.T", "B"), (tr(…), tr(…), tr(…)))
+
+def draw_transpose_product_left(dP, B, index, titles, legend):
+    """Draw `dA = dP @ B.T`, then `B` on the right with an arrow `.T` back to `B.T`; frame one element; show it.
+
+    index (i, k): row k of B (dashed green) is column k of B.T (dashed green), which pairs with row i
+    of dP (orange) to give da_ik (black) — a row times a column, as in every matrix product.
+    `titles`: the four matrices' titles (dA, dP, B.T, B); `legend`: the meanings of the black, orange and
+    green frames, in that order (the caller's text, from tr(); mathtext allowed).
+    """
+    dP, B = dP.detach().float(), B.detach().float()
+    Bt = B.T
+    dA = dP @ Bt
+    i, k = index
+    (m, n), kk = dP.shape, B.shape[0]
+    xd = kk + 1.4
+    xt = xd + n + 1.4
+    xb = xt + kk + 2.6
+    width = xb + n + 0.8
+    rows = max(m, n, kk)
+    line_counts = [text.count("\n") + 1 for text in legend]
+    depth = rows + 0.5 + sum(0.3 + 0.45 * lines for lines in line_counts)
+    fig, ax = canvas(width, rows=depth - 0.9)
+    for x, M, title in ((0, dA, titles[0]), (xd, dP, titles[1]), (xt, Bt, titles[2]), (xb, B, titles[3])):
+        _plain_matrix(ax, M, x, 0.0, title)
+    ax.text(xd - 0.7, -rows / 2, "=", ha="center", va="center", fontsize=16)
+    ax.text(xt - 0.7, -rows / 2, "@", ha="center", va="center", fontsize=16)
+    ax.annotate("", xy=(xt + kk + 0.3, -rows / 2), xytext=(xb - 0.3, -rows / 2),
+                arrowprops=dict(arrowstyle="->", color="0.4", lw=1.5))
+    ax.text((xt + kk + xb) / 2, -rows / 2 + 0.35, ".T", ha="center", va="bottom", fontsize=12, color="0.3")
+    _frame(ax, xb, 0, [k], range(n), PARTNER_STYLE)
+    _frame(ax, xt, 0, range(n), [k], PARTNER_STYLE)
+    _frame(ax, xd, 0, [i], range(n), USES_STYLE)
+    _frame(ax, 0, 0, [i], [k], ELEMENT_STYLE)
+    _style_legend(ax, legend, line_counts, -rows - 0.5)
+    plt.show()
