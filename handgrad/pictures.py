@@ -643,7 +643,7 @@ def draw_row_bars(values, marked, col_labels, title, ylabel, notes=None, decimal
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}".replace(".", decimal).replace("-", "−"))
         ax.set_xlim(-0.7, len(values) - 0.3)
         low, high = min(values + [0.0]), max(values + [0.0])
-        ax.set_ylim(low - 0.08 * (high - low), high + 0.25 * (high - low))
+        ax.set_ylim(low - 0.08 * (high - low), high + 0.13 * (high - low))
         for j, text in (notes or {}).items():  # above a bar that goes up, beside the end of one that goes down
             v = values[int(j)]
             shown = f"{v:.2f}".replace(".", decimal).replace("-", "−")
