@@ -237,7 +237,7 @@ def _kind(value, dtype):
     if isinstance(value, (list, tuple)):
         return type(value).__name__, note("hint_list")
     if isinstance(value, (int, float, complex, bool)):
-        return f"{type(value).__name__} {value!r}", "number"
+        return f"{type(value).__name__} ({value!r})", "number"
     return type(value).__name__, ""
 
 
@@ -386,16 +386,18 @@ def _identifier(text):
     return text if text and text.isidentifier() else None
 
 
-def cmp(name, dt, t, strict=None):
+def cmp(name, dt, t, strict=None, dname=None):
     """Check the gradient `dt` of `t` against autograd, print the lecture's row and a status.
 
     Returns the gradient to carry on with. `strict=None` follows the
     environment (see `strict_mode`); `strict=False` shows a diagnosis even
-    while the solutions are being executed.
+    while the solutions are being executed. Messages name the learner's
+    variable as the call writes it (`dcounts1`); a table of checks made in a
+    loop, where the call cannot show it, passes it as `dname`.
     """
     caller = sys._getframe(1)
     dtext, ttext, bare = call_site(caller)
-    dname, tname = _identifier(dtext), _identifier(ttext)
+    dname, tname = dname or _identifier(dtext), _identifier(ttext)
     try:
         verdict = check(name, dt, t, dname=dname, tname=tname)
     except Exception as error:  # a learner's answer must never end in a traceback

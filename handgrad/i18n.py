@@ -39,8 +39,8 @@ MESSAGES = {
         "en": "   note: this is {name}.grad itself, autograd's answer, not yours",
     },
     "not_tensor": {
-        "it": "   la risposta deve essere un tensore PyTorch, invece è: {kind}{hint}",
-        "en": "   the answer must be a PyTorch tensor, not: {kind}{hint}",
+        "it": "   la risposta deve essere un tensore PyTorch, e questo è un {kind}{hint}",
+        "en": "   the answer must be a PyTorch tensor, and this is a {kind}{hint}",
     },
     "hint_numpy": {
         "it": " (convertilo con torch.from_numpy(...).to({dtype}), o meglio calcolalo con operazioni sui tensori)",
@@ -75,8 +75,8 @@ MESSAGES = {
         "en": "   note: right values, but {dname} has shape {got} instead of {want}; accepted, and reshaped to {want}. With keepdim=True ({fix}) you get the exact shape",
     },
     "loose_shape_scalar": {
-        "it": "   nota: valore giusto, ma {dname} ha forma {got} invece di [] (uno scalare); lo accetto. Un tensore a 0 dimensioni, come torch.tensor(1.0), ha la forma esatta",
-        "en": "   note: right value, but {dname} has shape {got} instead of [] (a scalar); accepted. A 0-dimensional tensor, like torch.tensor(1.0), has the exact shape",
+        "it": "   nota: valore giusto, ma {dname} ha forma {got} invece di [] (uno scalare); lo accetto. Un tensore a 0 dimensioni, come torch.tensor(1.0), ha esattamente la forma giusta",
+        "en": "   note: right value, but {dname} has shape {got} instead of [] (a scalar); accepted. A 0-dimensional tensor, like torch.tensor(1.0), has exactly the right shape",
     },
     "loose_shape_extra": {
         "it": "   nota: valori giusti, ma {dname} ha forma {got} invece di {want}; lo accetto e lo riporto a {want}. Senza keepdim ({fix}) ottieni la forma esatta",
@@ -163,7 +163,7 @@ MESSAGES = {
         "en": "   all {total} entries are wrong",
     },
     "shape_todo": {"it": "{name}: ancora da fare", "en": "{name}: still to do"},
-    "shape_right": {"it": "{name}: {shape} giusto!", "en": "{name}: {shape} right!"},
+    "shape_right": {"it": "{name}: {shape}, forma giusta!", "en": "{name}: {shape}, the right shape!"},
     "shape_wrong": {
         "it": "{name}: {guess} non è la forma giusta. Ricorda: {name} ha sempre la forma di {of}.",
         "en": "{name}: {guess} is not the right shape. Remember: {name} always has the shape of {of}.",

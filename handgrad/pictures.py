@@ -1096,14 +1096,10 @@ def draw_values(ax, M, x0, title, col_labels=None, decimal="."):
 
 
 def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", decimal=".", figsize=(12.5, 3.6)):
-    """One column's gradient as four bar charts, left to right, on one y scale; shows the figure.
+    """Like `draw_projection`, but the component along x̂ (second panel) is drawn as orange stems with a dot.
 
-    `v` is ∂L/∂x̂ = γ·∂L/∂y for one column, `xhat` its x̂, `s` the column's 1/√(σ²+ε). The panels:
-    v, with its mean as a dashed line; v minus its mean, with its component along x̂ as outlined
-    orange bars; what is left once that component is removed too; that times `s`, the gradient of the
-    column's inputs. Texts are the caller's (tr()): the four `titles`, the three `arrows` written
-    between the panels (e.g. "− mean"), `component` the label of the outlined bars, `mean_label` the one
-    of the dashed line. Each bar shows its value (decimal mark `decimal`).
+    Same arguments as `draw_projection`. The stems (a thin line from 0 and a dot at the value, beside each
+    bar) cannot be mistaken for more bars. Texts are the caller's (tr()).
     """
     import torch
     v, xhat = torch.as_tensor(v, dtype=torch.float64).flatten(), torch.as_tensor(xhat, dtype=torch.float64).flatten()
@@ -1116,9 +1112,9 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
     with plt.rc_context({"font.size": 11}):
         fig, axes = plt.subplots(1, 4, figsize=figsize, sharey=True)
         for k, (ax, values, title) in enumerate(zip(axes, panels, titles)):
-            shift = -0.17 if k == 1 else 0.0  # in the second panel the component along x̂ stands beside each bar
+            shift = -0.12 if k == 1 else 0.0  # in the second panel the stem stands beside each bar
             xs = [i + shift for i in idx]
-            ax.bar(xs, values.tolist(), width=0.34 if k == 1 else 0.6, color="0.75" if k < 3 else "0.45",
+            ax.bar(xs, values.tolist(), width=0.4 if k == 1 else 0.6, color="0.75" if k < 3 else "0.45",
                    edgecolor="0.3", lw=0.8, zorder=2)
             ax.axhline(0, color="0.3", lw=0.8, zorder=1)
             for x, value in zip(xs, values.tolist()):
@@ -1133,14 +1129,14 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
         if mean_label:
             axes[0].annotate(mean_label, (len(v) - 0.3, float(v.mean())), xytext=(-2, 3), textcoords="offset points",
                              ha="right", va="bottom", fontsize=11, color=PATH2)
-        axes[1].bar([i + 0.17 for i in idx], along.tolist(), width=0.34, fill=False, edgecolor=PATH1, lw=2, ls="--",
-                    zorder=4, label=component)
-        for i, value in zip(idx, along.tolist()):
-            axes[1].annotate(_shown(round(value, 6), decimal), (i + 0.17, value), xytext=(0, 3 if value >= 0 else -3),
-                             textcoords="offset points", ha="center", va="bottom" if value >= 0 else "top",
-                             fontsize=10, color=PATH1, zorder=5)
+        sx = [i + 0.24 for i in idx]
+        axes[1].vlines(sx, 0, along.tolist(), colors=PATH1, lw=2, zorder=4)
+        axes[1].plot(sx, along.tolist(), "o", color=PATH1, ms=7, zorder=5, label=component)
+        for x, value in zip(sx, along.tolist()):
+            axes[1].annotate(_shown(round(value, 6), decimal), (x, value), xytext=(6, 0), textcoords="offset points",
+                             ha="left", va="center", fontsize=10, color=PATH1, zorder=5)
         if component:
-            axes[1].legend(loc="upper left", frameon=False, fontsize=10, handlelength=1.2)
+            axes[1].legend(loc="upper left", frameon=False, fontsize=10, handlelength=1.0)
         axes[0].set_ylim(-1.3 * top, 1.3 * top)
         axes[0].yaxis.set_major_formatter(lambda value, _: _shown(value, decimal))
         plt.tight_layout(w_pad=5.0)
@@ -1149,8 +1145,6 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
             fig.text(x, 0.56, text, ha="center", va="bottom", fontsize=12, color="0.2")
             fig.text(x, 0.5, "⟶", ha="center", va="center", fontsize=20, color="0.4")
         plt.show()
-
-
 # --- a matrix lower down -------------------------------------------------------
 #
 #     draw_matrix(ax, dz, 9, "dz  [4, 3]")
@@ -1419,3 +1413,5 @@ def draw_transpose_product_left(dP, B, index, titles, legend):
     _frame(ax, 0, 0, [i], [k], ELEMENT_STYLE)
     _style_legend(ax, legend, line_counts, -rows - 0.5)
     plt.show()
+
+

@@ -87,7 +87,7 @@ def test_missing_answer_is_to_do_and_carries_autograds_gradient(capsys, missing)
 @pytest.mark.parametrize("answer, kind, hint", [
     ([[0.1], [0.2], [0.3]], "list", ("hint_list", {})),
     (np.zeros((3, 1), dtype=np.float32), "numpy.ndarray", ("hint_numpy", {"dtype": "torch.float32"})),
-    (0.5, "float 0.5", ("hint_number", {"name": "b", "shape": [3, 1]})),
+    (0.5, "float (0.5)", ("hint_number", {"name": "b", "shape": [3, 1]})),
 ])
 def test_not_a_tensor_says_what_it_got_and_one_way_to_fix_it(answer, kind, hint):
     t = node(3, 1)
@@ -514,3 +514,12 @@ def test_a_bare_cmp_line_does_not_promise_a_gradient_to_carry_on_with(tmp_path, 
     assert "meanwhile, using autograd's gradient" in kept
     assert "write dx in the exercise cell" in bare and "autograd's gradient" not in bare
     assert "wrong values" in bare
+
+
+def test_a_check_made_in_a_loop_names_the_variable_it_is_given(capsys):
+    set_language("en")
+    t = node(3, 1)
+    answers = {"b": ...}
+    for label, answer in answers.items():
+        cmp(label, answer, t, dname="db_ex1")
+    assert "write db_ex1 in the exercise cell" in capsys.readouterr().out

@@ -28,9 +28,9 @@ def test_shape_messages_exist_in_both_languages():
 
 
 @pytest.mark.parametrize("lang, todo, right, wrong", [
-    ("it", "db: ancora da fare", "db: (3, 1) giusto!",
+    ("it", "db: ancora da fare", "db: (3, 1), forma giusta!",
      "db: (1, 3) non è la forma giusta. Ricorda: db ha sempre la forma di b."),
-    ("en", "db: still to do", "db: (3, 1) right!",
+    ("en", "db: still to do", "db: (3, 1), the right shape!",
      "db: (1, 3) is not the right shape. Remember: db always has the shape of b."),
 ])
 def test_check_shape_says_todo_right_or_wrong(capsys, lang, todo, right, wrong):
