@@ -167,7 +167,7 @@ def make_buffers(P, batch_size, block_size=3):
 
 
 def step_optimised(P, Xb, Yb, lr=LR, buf=None):
-    """The fused step with fewer operations and fewer temporaries; each parameter is updated in place.
+    """The fused step with fewer operations and temporaries; each parameter is updated in place.
 
     The gradient of a weight is never stored: `W.addmm_(x.T, dy, alpha=-lr)`
     computes `W - lr * (x.T @ dy)` in one call. A parameter is updated only
@@ -182,9 +182,10 @@ def step_optimised(P, Xb, Yb, lr=LR, buf=None):
     # forward: every line writes into one buffer, and the next line works on it in place
     embcat = torch.index_select(C, 0, idx, out=out("emb")).view(n, -1)
     hprebn = torch.addmm(b1, embcat, W1, out=out("hprebn"))
-    # the variance from the deviations, as the lecture's atomic forward does (hprebn.var(0) is a slow kernel)
+    # the variance from the deviations, as the lecture's forward does (var(0) is a slow kernel)
     bndiff = hprebn.sub_(hprebn.mean(0, keepdim=True))
-    bnvar_inv = torch.mul(bndiff, bndiff, out=out("hh")).sum(0, keepdim=True).mul_(1.0 / (n - 1)).add_(EPS).rsqrt_()
+    bnvar = torch.mul(bndiff, bndiff, out=out("hh")).sum(0, keepdim=True).mul_(1.0 / (n - 1))
+    bnvar_inv = bnvar.add_(EPS).rsqrt_()
     bnraw = bndiff.mul_(bnvar_inv)
     h = torch.addcmul(bnbias, bngain, bnraw, out=out("h")).tanh_()
     logits = torch.addmm(b2, h, W2, out=out("logits"))
@@ -713,6 +714,72 @@ def main(argv=None, factories=None):
         if not phase["same_update"]:
             print(f"FAIL: an update differs from autograd's with {phase['threads']} thread(s)")
     return status
+
+
+# --- lesson 10: the fused step, one line at a time ------------------------------
+
+FUSED_LINES = """\
+emb = C[Xb]
+embcat = emb.view(n, -1)
+hprebn = embcat @ W1 + b1
+bnmean = hprebn.mean(0, keepdim=True)
+bnvar = hprebn.var(0, keepdim=True)
+bnvar_inv = (bnvar + 1e-5)**-0.5
+bnraw = (hprebn - bnmean) * bnvar_inv
+hpreact = bngain * bnraw + bnbias
+h = torch.tanh(hpreact)
+logits = h @ W2 + b2
+loss = F.cross_entropy(logits, Yb)
+dlogits = F.softmax(logits, 1)
+dlogits[range(n), Yb] -= 1
+dlogits /= n
+dh = dlogits @ W2.T
+dW2 = h.T @ dlogits
+db2 = dlogits.sum(0)
+dhpreact = (1.0 - h**2) * dh
+dbngain = (bnraw * dhpreact).sum(0, keepdim=True)
+dbnbias = dhpreact.sum(0, keepdim=True)
+dhprebn = bngain*bnvar_inv/n * (n*dhpreact - dhpreact.sum(0) - n/(n-1)*bnraw*(dhpreact*bnraw).sum(0))
+dembcat = dhprebn @ W1.T
+dW1 = embcat.T @ dhprebn
+db1 = dhprebn.sum(0)
+dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), dembcat.view(-1, 10))
+C += -lr * dC
+W1 += -lr * dW1
+b1 += -lr * db1
+W2 += -lr * dW2
+b2 += -lr * db2
+bngain += -lr * dbngain
+bnbias += -lr * dbnbias""".splitlines()
+FUSED_PARTS = {"forward": 11, "backward": 14, "update": 7}  # how many of FUSED_LINES each part has, in order
+
+
+def short_label(line, width=40):
+    """`line` cut to at most `width` characters at a space (never mid-word), with " …" when cut."""
+    if len(line) <= width:
+        return line
+    cut = line.rfind(" ", 0, width - 1)
+    return line[:cut if cut > 0 else width - 2].rstrip() + " …"
+
+
+def time_lines(problem, steps=300, skip=50, lines=FUSED_LINES, width=40):
+    """The fused step (`FUSED_LINES`, the lecture's forward pass plus `step_fused`'s backward and update)
+    run `steps` times one line at a time, each line timed on its own: {label: median µs}, in code order.
+
+    The first `skip` steps are a warm-up and are left out of the median; labels are the lines cut by
+    `short_label(line, width)`. Runs under `torch.no_grad()` on a copy of `problem`'s parameters.
+    """
+    code = [compile(line, "<fused>", "exec") for line in lines]
+    names = dict(torch=torch, F=F, n=problem.batch_size, lr=problem.lr, **problem.copy_params())
+    seconds = [[] for _ in lines]
+    with torch.no_grad():
+        for k in range(steps):
+            names["Xb"], names["Yb"] = problem.batches[k % len(problem.batches)]
+            for times, line in zip(seconds, code):
+                start = time.perf_counter()
+                exec(line, names)
+                times.append(time.perf_counter() - start)
+    return {short_label(line, width): statistics.median(times[skip:]) * 1e6 for line, times in zip(lines, seconds)}
 
 
 if __name__ == "__main__":

@@ -312,8 +312,8 @@ def num(x, spec="g"):
     notebook reads like Italian prose; `cmp`'s own row keeps Python's decimal point, as in the lecture.
     """
     value = x.item() if hasattr(x, "item") else x
-    text = format(value, spec)
-    return text.replace(".", ",") if _current["lang"] == "it" else text
+    text = format(value, spec)  # a "," in `spec` groups thousands: 2,188,800 in English, 2 188 800 in Italian
+    return text.translate(str.maketrans({".": ",", ",": " "})) if _current["lang"] == "it" else text
 
 
 def yes_no(flag):

@@ -852,6 +852,7 @@ def draw_sum_then_copies(x, factor, d, headings, titles, notes, decimal="."):
     xc = xd + c + gap
     width = xc + c + margin
     fig, ax = canvas(width, rows=m, top=2.2)
+    fig.set_size_inches(fig.get_size_inches() * 1.4)  # wider cells, so that "−0,25" fits inside its cell
     for (left, right), heading in zip(((0, xs + c + margin), (xd - margin, width)), headings):
         ax.text((left + right) / 2, 1.1, heading, ha="center", va="bottom", fontsize=11)
     ax.plot([xs + c + margin + 0.2] * 2, [-m - 0.5, 1.9], color="lightgrey")

@@ -498,8 +498,10 @@ def test_num_writes_a_number_as_the_notebooks_language_does():
     from handgrad import num, yes_no
     set_language("it")
     assert num(0.5) == "0,5" and num(torch.tensor(2.25), ".1f") == "2,2" and num(3) == "3" and yes_no(True) == "sì"
+    assert num(2188800.5, ",.1f") == "2 188 800,5"
     set_language("en")
     assert num(0.5) == "0.5" and num(torch.tensor(2.25), ".1f") == "2.2" and yes_no(False) == "no"
+    assert num(2188800, ",") == "2,188,800"
 
 
 def test_a_bare_cmp_line_does_not_promise_a_gradient_to_carry_on_with(tmp_path, capsys):
