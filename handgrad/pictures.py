@@ -276,7 +276,7 @@ FORWARD_ROWS = (
     {"hprebn": (0.45, 0), "bnmeani": (1.3, -1), "bndiff": (2.05, 0), "bndiff2": (2.75, -1), "bnvar": (4.45, -1),
      "bnvar_inv": (5.9, -1), "bnraw": (6.5, 0), "bngain": (7.25, 1), "bnbias": (8.0, 1), "hpreact": (7.66, 0),
      "h": (9.15, 0)},
-    {"h": (0.45, 0), "W2": (0.7, 1), "b2": (1.45, 1), "logits": (1.65, 0), "logit_maxes": (2.45, -1),
+    {"h": (0.45, 0), "W2": (0.7, 1), "b2": (1.45, 1), "logits": (1.65, 0), "logit_maxes": (2.85, -1),
      "norm_logits": (3.2, 0), "counts": (4.5, 0), "counts_sum": (4.85, -1), "counts_sum_inv": (6.43, -1),
      "probs": (7.2, 0), "logprobs": (8.43, 0), "Yb": (9.55, 1), "loss": (9.55, 0)},
 )
@@ -1416,3 +1416,21 @@ def draw_transpose_product_left(dP, B, index, titles, legend):
     plt.show()
 
 
+
+
+# --- lesson 02: a matrix whose values all get the same number of decimals --------------------------------
+#
+#     draw_matrix_places(ax, counts[:3, :3], 0, "counts  [32, 27]", places=3, cell=1.6, decimal=tr(",", "."))
+
+def draw_matrix_places(ax, M, x0, title, places=3, **kwargs):
+    """`draw_matrix_wide` with every value written with `places` decimals (0.710, 0.077, 0.398).
+
+    For numbers of different sizes that should read alike and stay inside their cells; the options of
+    `draw_matrix_wide` (`cell`, `decimal`, `ghost_cols`, `outline`) pass through. Returns the x just right of it.
+    """
+    first = len(ax.texts)
+    right = draw_matrix_wide(ax, M, x0, title, **kwargs)
+    decimal = kwargs.get("decimal", ".")
+    for text, value in zip(ax.texts[first:], M.detach().float().reshape(-1).tolist()):
+        text.set_text(f"{value:.{places}f}".replace(".", decimal).replace("-", "−"))
+    return right
