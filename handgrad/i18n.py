@@ -151,7 +151,7 @@ MESSAGES = {
         "en": "   1 of {total} entries is wrong",
     },
     "tiny_reference": {
-        "it": "   nota: qui il gradiente di autograd è minuscolo (al massimo {scale:.1e}), sotto la tolleranza assoluta di allclose (1e-08): passa quasi qualunque risposta piccola, anche tutti zeri",
+        "it": "   nota: qui il gradiente di autograd è minuscolo (al massimo {scale:.1e}), sotto la tolleranza assoluta di allclose (1e-08): passa quasi qualunque risposta piccola, anche un tensore di soli zeri",
         "en": "   note: autograd's gradient is tiny here (at most {scale:.1e}), below allclose's absolute tolerance (1e-08): almost any small answer passes, even all zeros",
     },
     "hint_zeros": {
