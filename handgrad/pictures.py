@@ -1322,12 +1322,14 @@ def draw_line_times(times_us, price_us, texts, colours=None, legend=None, figsiz
 #
 #     draw_matrix_wide(ax, b - 0.1 * db_nokeep, 10.2, "[3, 3]", decimal=tr(",", "."), outline=[(0, 0), (1, 1)])
 
-def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, ghost_cols=()):
+def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, ghost_cols=(), places=None):
     """`draw_matrix` with cells `cell` units wide, on the axes' shared colour scale, for numbers like −2.7.
 
     Values get up to 3 significant digits, the decimal mark `decimal` (tr(",", ".")) and a typographic
     minus; `outline` is [(row, col)] of cells to frame (line width `lw`); columns `ghost_cols` are drawn
-    as broadcast copies (light, dashed), as in `draw_matrix`. Returns the x just right of it.
+    as broadcast copies (light, dashed), as in `draw_matrix`. With `places`, every value is written with
+    that many decimals instead (0.710, 0.077, 0.398), so numbers of different sizes read alike.
+    Returns the x just right of it.
     """
     M = M.detach().float()
     if M.dim() == 1:
@@ -1341,7 +1343,9 @@ def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, 
                                   linestyle="--" if ghost else "-")
             ax.add_patch(patch)
             scale["cells"].append((patch, value))
-            ax.text(x0 + (j + 0.5) * cell, -i - 0.5, _shown(round(value, 6), decimal), ha="center", va="center",
+            shown = (_shown(round(value, 6), decimal) if places is None
+                     else f"{value:.{places}f}".replace(".", decimal).replace("-", "−"))
+            ax.text(x0 + (j + 0.5) * cell, -i - 0.5, shown, ha="center", va="center",
                     fontsize=11, color="grey" if ghost else "black")
     for i, j in outline:
         ax.add_patch(plt.Rectangle((x0 + j * cell + 0.05, -i - 1 + 0.05), cell - 0.1, 0.9, fill=False,
@@ -1414,23 +1418,3 @@ def draw_transpose_product_left(dP, B, index, titles, legend):
     _frame(ax, 0, 0, [i], [k], ELEMENT_STYLE)
     _style_legend(ax, legend, line_counts, -rows - 0.5)
     plt.show()
-
-
-
-
-# --- lesson 02: a matrix whose values all get the same number of decimals --------------------------------
-#
-#     draw_matrix_places(ax, counts[:3, :3], 0, "counts  [32, 27]", places=3, cell=1.6, decimal=tr(",", "."))
-
-def draw_matrix_places(ax, M, x0, title, places=3, **kwargs):
-    """`draw_matrix_wide` with every value written with `places` decimals (0.710, 0.077, 0.398).
-
-    For numbers of different sizes that should read alike and stay inside their cells; the options of
-    `draw_matrix_wide` (`cell`, `decimal`, `ghost_cols`, `outline`) pass through. Returns the x just right of it.
-    """
-    first = len(ax.texts)
-    right = draw_matrix_wide(ax, M, x0, title, **kwargs)
-    decimal = kwargs.get("decimal", ".")
-    for text, value in zip(ax.texts[first:], M.detach().float().reshape(-1).tolist()):
-        text.set_text(f"{value:.{places}f}".replace(".", decimal).replace("-", "−"))
-    return right
