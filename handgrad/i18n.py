@@ -164,6 +164,10 @@ MESSAGES = {
     },
     "shape_todo": {"it": "{name}: ancora da fare", "en": "{name}: still to do"},
     "shape_right": {"it": "{name}: {shape}, forma giusta!", "en": "{name}: {shape}, the right shape!"},
+    "shape_dims": {
+        "it": "   il numero di elementi torna, ma {guess} ha {k} e {of} ha {m}: anche una dimensione di lunghezza 1 conta.",
+        "en": "   the number of elements is right, but {guess} has {k} and {of} has {m}: a dimension of length 1 still counts.",
+    },
     "shape_wrong": {
         "it": "{name}: {guess} non è la forma giusta. Ricorda: {name} ha sempre la forma di {of}.",
         "en": "{name}: {guess} is not the right shape. Remember: {name} always has the shape of {of}.",

@@ -1,5 +1,5 @@
 """`check_shape`: did the learner guess the shape of a gradient before computing it?"""
-from .i18n import say
+from .i18n import say, tr
 
 
 def check_shape(name, guess, t, of=None):
@@ -22,3 +22,23 @@ def check_shape(name, guess, t, of=None):
         print(say("shape_right", name=name, shape=tuple(guess)))
     else:
         print(say("shape_wrong", name=name, guess=guess, of=of))
+        if _same_count_other_dims(guess, t.shape):  # (1,) for a scalar, (27,) for [1, 27]
+            print(say("shape_dims", guess=guess, k=_dimensions(len(tuple(guess))), of=of, m=_dimensions(t.dim())))
+
+
+def _dimensions(k):
+    """'no dimensions', 'one dimension', '2 dimensions', in the current language."""
+    if k == 0:
+        return tr("zero dimensioni", "no dimensions")
+    return tr("una dimensione", "one dimension") if k == 1 else f"{k} " + tr("dimensioni", "dimensions")
+
+
+def _same_count_other_dims(guess, shape):
+    """True when `guess` has as many elements as `shape` but another number of dimensions."""
+    try:
+        count = 1
+        for size in guess:
+            count *= int(size)
+        return count == shape.numel() and len(tuple(guess)) != len(shape)
+    except (TypeError, ValueError):
+        return False

@@ -73,3 +73,14 @@ def test_draw_graph_draws_boxes_arrows_and_a_legend(monkeypatch):
     assert {t.get_text() for t in ax.texts} >= {"x", "y", "f", "+", "*"}
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["path 1", "path 2"]
     plt.close("all")
+
+
+def test_check_shape_says_when_only_the_number_of_dimensions_is_wrong(capsys):
+    from handgrad import set_language
+    from handgrad.shapes import check_shape
+    set_language("en")
+    check_shape("dloss", (1,), torch.tensor(1.0))
+    out = capsys.readouterr().out
+    assert "(1,) has one dimension and loss has no dimensions" in out
+    check_shape("db", (2, 1), torch.zeros(3, 1))
+    assert "number of elements" not in capsys.readouterr().out
