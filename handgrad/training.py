@@ -96,7 +96,7 @@ def check_steps(forward_pass, manual_backward, params, next_batch, steps=5, lr=0
                            for name in agree), default=0.0)
             for name, p in params.items():
                 p.data += -lr * reference[name]
-        line = tr(f"passo {step}: {len(agree)} gradienti su {len(params)} d'accordo con autograd",
+        line = tr(f"passo {step}: {len(agree)} gradienti su {len(params)} concordano con autograd",
                   f"step {step}: {len(agree)} gradients out of {len(params)} agree with autograd")
         if wrong:
             reasons = {}
@@ -108,10 +108,10 @@ def check_steps(forward_pass, manual_backward, params, next_batch, steps=5, lr=0
         print(line)
         all_agree = all_agree and not wrong
     if all_agree:
-        print(tr("✅ Il tuo backward va d'accordo con autograd a ogni passo: il training userà il tuo backward.",
+        print(tr("✅ Il tuo backward concorda con autograd a ogni passo: il training userà il tuo backward.",
                  "✅ Your backward pass agrees with autograd at every step: training will use it."))
     else:
-        print(tr("❌ Il tuo backward non va ancora d'accordo con autograd. Il training qui sotto userà i gradienti\n"
+        print(tr("❌ Il tuo backward non concorda ancora con autograd. Il training qui sotto userà i gradienti\n"
                  "   di autograd, perché il notebook arrivi in fondo: loss, curva e nomi saranno di autograd, non tuoi.",
                  "❌ Your backward pass does not agree with autograd yet. The training below will use autograd's\n"
                  "   gradients, so that the notebook runs to the end: loss, curve and names will be autograd's, not yours."))
