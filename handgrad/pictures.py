@@ -356,9 +356,10 @@ def draw_forward_graph(parameter, data, tensor, carried, highlight=(), highlight
     if highlight and highlighted:
         entries.append((highlighted, "tensor", True))
     spots = []
-    if legend_right:
-        step = min(0.36, (LANE + half + 0.5) / max(len(entries) - 1, 1))
-        spots = [(5.2, LANE + 0.05 - i * step) for i in range(len(entries))]
+    if legend_right:  # from the top of the figure down, all of it above the next row's shaded group
+        first, last = top - 0.15, 0.3 - half - gap  # the next row's group begins at -(half + gap)
+        step = min(0.36, (first - last) / max(len(entries) - 1, 1))
+        spots = [(5.2, first - i * step) for i in range(len(entries))]
     else:  # below the graph, on as many lines as it takes
         x, line = 0.3, 0
         for text, _, _ in entries:
@@ -952,8 +953,10 @@ def draw_time_against_ops(ops, us, labels, price_us, limit_us, texts, slope_us=N
     ax.axhline(limit_us, color="tab:red", lw=1.2, linestyle="--", label=limit_label)
     for name in ops:
         ax.scatter(ops[name], us[name], s=60, color=STEP_COLOURS.get(name, "tab:orange"), zorder=3)
-        ax.annotate(labels[name], (ops[name], us[name]), textcoords="offset points", xytext=(-8, 8),
-                    ha="right", fontsize=11)
+        below = slope_us is not None and us[name] < 0.95 * slope_us * ops[name]  # label away from the line
+        ax.annotate(labels[name], (ops[name], us[name]), textcoords="offset points",
+                    xytext=(8, -8) if below else (-8, 8), ha="left" if below else "right",
+                    va="top" if below else "baseline", fontsize=11)
     ax.set_xlim(0, top)
     ax.set_ylim(0, max(max(us.values()), top * (slope_us or 0)) * 1.15)
     ax.set_xlabel(xlabel, fontsize=11)
@@ -1019,6 +1022,72 @@ def draw_fd_errors(epsilons, errors, texts, models=None, figsize=(8, 4.4)):
     ax.tick_params(labelsize=10)
     ax.legend(fontsize=10, frameon=False, loc="lower left")
     ax.grid(color="0.92")
+    fig.tight_layout()
+    plt.show()
+
+
+def draw_scatter_add(index, src, result, titles):
+    """`result = t.scatter_add_(1, index, src)` for a zero `t`: `index` (plain cells), `src`, and `result`,
+    with an arrow from each `src[i, k]` to the cell `[i, index[i, k]]` it is added to. `titles`: three texts.
+    """
+    rows, cols = result.shape
+    x_src = index.shape[1] + 1.5
+    x_t = x_src + src.shape[1] + 2
+    fig, ax = canvas(x_t + cols, rows=rows + 0.6, top=0.9)
+    for i in range(index.shape[0]):
+        for k in range(index.shape[1]):
+            ax.add_patch(plt.Rectangle((k, -i - 1), 1, 1, facecolor="white", edgecolor="grey"))
+            ax.text(k + 0.5, -i - 0.5, str(int(index[i, k])), ha="center", va="center", fontsize=11)
+    draw_matrix(ax, src, x_src, "")
+    draw_matrix(ax, result, x_t, "")
+    for x0, width, title in ((0, index.shape[1], titles[0]), (x_src, src.shape[1], titles[1]),
+                             (x_t, cols, titles[2])):  # titles under the grids: the arrows run above
+        ax.text(x0 + width / 2, -rows - 0.3, title, ha="center", va="top", fontsize=11)
+    for i in range(index.shape[0]):
+        for k in range(index.shape[1]):
+            col = int(index[i, k])
+            start = (x_src + k + 1, -i - 0.5)
+            end, rad = ((x_t, -i - 0.5), 0.0) if col == 0 else ((x_t + col + 0.5, -i - 0.05), -0.45)
+            ax.annotate("", end, start, arrowprops=dict(arrowstyle="->", color="black", lw=1.4,
+                                                        connectionstyle=f"arc3,rad={rad}"))
+    plt.show()
+
+
+def draw_secants(f, x, eps, texts, decimal=None):
+    """The tangent to `f` at `x`, the forward secant through x and x + eps, the central one through x ± eps.
+
+    Slopes go into the legend (two decimals, the decimal mark of the language, or `decimal`); `texts`: x label,
+    y label, and the three lines' labels. A large `eps` keeps the lines apart.
+    """
+    if decimal is None:
+        from handgrad.i18n import get_language
+        decimal = "," if get_language() == "it" else "."
+    h = 1e-6
+    tangent = (f(x + h) - f(x - h)) / (2 * h)
+    forward = (f(x + eps) - f(x)) / eps
+    central = (f(x + eps) - f(x - eps)) / (2 * eps)
+    lo, hi = x - 2 * eps, x + 2 * eps
+    xs = [lo + (hi - lo) * k / 200 for k in range(201)]
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.plot(xs, [f(v) for v in xs], color="black", lw=2)
+    def slope(v):
+        return f"{v:.2f}".replace(".", decimal)
+    for (x0, slope_value, colour, label, style) in ((x, tangent, "0.45", texts[2], ":"),
+                                                    (x, forward, "tab:orange", texts[3], "-"),
+                                                    (x - eps, central, "tab:blue", texts[4], "-")):
+        y0 = f(x0)
+        ax.plot([lo, hi], [y0 + slope_value * (lo - x0), y0 + slope_value * (hi - x0)], color=colour, lw=1.6,
+                linestyle=style, label=f"{label}: {slope(slope_value)}")
+    ax.scatter([x - eps, x, x + eps], [f(x - eps), f(x), f(x + eps)], color="black", s=30, zorder=3)
+    for v, name in ((x - eps, "x − ε"), (x, "x"), (x + eps, "x + ε")):
+        ax.axvline(v, color="0.85", lw=1, zorder=0)
+        ax.text(v, 1.01, name, transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=10)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(f(lo) - 0.1 * abs(f(hi) - f(lo)), f(hi) + 0.1 * abs(f(hi) - f(lo)))
+    ax.set_xlabel(texts[0], fontsize=11)
+    ax.set_ylabel(texts[1], fontsize=11)
+    ax.legend(fontsize=10, frameon=False, loc="lower right")
+    decimal_comma(ax, decimal)
     fig.tight_layout()
     plt.show()
 
@@ -1097,10 +1166,11 @@ def draw_values(ax, M, x0, title, col_labels=None, decimal="."):
 
 
 def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", decimal=".", figsize=(12.5, 3.6)):
-    """Like `draw_projection`, but the component along x̂ (second panel) is drawn as orange stems with a dot.
+    """Lesson 08: ∂L/∂x as a projection of v = γ·∂L/∂y, in four bar panels (v, mean removed, component along
+    x̂ removed, times s), one per step; `titles` has four texts, `arrows` the three between the panels.
 
-    Same arguments as `draw_projection`. The stems (a thin line from 0 and a dot at the value, beside each
-    bar) cannot be mistaken for more bars. Texts are the caller's (tr()).
+    In the second panel the component along x̂ is drawn as orange stems with a dot, beside each bar, so that
+    it cannot be mistaken for more bars. Texts are the caller's (tr()).
     """
     import torch
     v, xhat = torch.as_tensor(v, dtype=torch.float64).flatten(), torch.as_tensor(xhat, dtype=torch.float64).flatten()
@@ -1113,7 +1183,7 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
     with plt.rc_context({"font.size": 11}):
         fig, axes = plt.subplots(1, 4, figsize=figsize, sharey=True)
         for k, (ax, values, title) in enumerate(zip(axes, panels, titles)):
-            shift = -0.12 if k == 1 else 0.0  # in the second panel the stem stands beside each bar
+            shift = -0.16 if k == 1 else 0.0  # in the second panel the stem stands beside each bar
             xs = [i + shift for i in idx]
             ax.bar(xs, values.tolist(), width=0.4 if k == 1 else 0.6, color="0.75" if k < 3 else "0.45",
                    edgecolor="0.3", lw=0.8, zorder=2)
@@ -1130,7 +1200,7 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
         if mean_label:
             axes[0].annotate(mean_label, (len(v) - 0.3, float(v.mean())), xytext=(-2, 3), textcoords="offset points",
                              ha="right", va="bottom", fontsize=11, color=PATH2)
-        sx = [i + 0.24 for i in idx]
+        sx = [i + 0.3 for i in idx]  # clear of the bar's edge (i + 0.04), even for a dot at 0
         axes[1].vlines(sx, 0, along.tolist(), colors=PATH1, lw=2, zorder=4)
         axes[1].plot(sx, along.tolist(), "o", color=PATH1, ms=7, zorder=5, label=component)
         for x, value in zip(sx, along.tolist()):
@@ -1146,6 +1216,34 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
             fig.text(x, 0.56, text, ha="center", va="bottom", fontsize=12, color="0.2")
             fig.text(x, 0.5, "⟶", ha="center", va="center", fontsize=20, color="0.4")
         plt.show()
+
+
+def draw_nudge_slopes(points, labels, xlabel, ylabel, decimal=".", figsize=(5.6, 3.4)):
+    """Lesson 08, step 3: measured derivatives against a quantity, one colour per column of numbers.
+
+    `points` is a list of (xs, ys) pairs (tensors or lists), `labels` one legend text each. Each pair is
+    drawn as dots joined by a thin line, on a unit grid with both axes through 0, so that the reader can
+    read off each slope (e.g. rise 2 over run 3). Texts are the caller's (tr()); `decimal` is tr(",", ".").
+    """
+    from matplotlib.ticker import MultipleLocator
+    fig, ax = plt.subplots(figsize=figsize)
+    for (xs, ys), label, colour in zip(points, labels, (PATH2, "tab:green", PATH1)):
+        xs, ys = [float(v) for v in xs], [float(v) for v in ys]
+        ax.plot(xs, ys, "-", color=colour, lw=1, alpha=0.6, zorder=2)
+        ax.plot(xs, ys, "o", color=colour, ms=7, label=label, zorder=3)
+    ax.axhline(0, color="0.3", lw=0.8, zorder=1)
+    ax.axvline(0, color="0.3", lw=0.8, zorder=1)
+    ax.xaxis.set_major_locator(MultipleLocator(1))
+    ax.yaxis.set_major_locator(MultipleLocator(0.5))
+    ax.grid(color="0.9", zorder=0)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=10, frameon=False, loc="upper left")
+    decimal_comma(ax, decimal)
+    fig.tight_layout()
+    plt.show()
 # --- a matrix lower down -------------------------------------------------------
 #
 #     draw_matrix(ax, dz, 9, "dz  [4, 3]")
@@ -1286,6 +1384,93 @@ def draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, sum_label=".s
     plt.show()
 
 
+# --- lesson 03: b = a + a both ways, the softmax of a shifted row, the max routing its gradient ------
+#
+#     draw_two_uses_arrows(("a", "b"), (tr("primo uso di a", "first use of a"), …), "b = a + a")
+#     draw_two_uses_arrows(("a", "b"), ("da += 1 · db", "da += 1 · db"), "da: 0 → 1 → 2", backward=True)
+#     draw_softmax_shift(torch.stack([r, r - r.max()]), (tr(…), tr(…)), decimal=tr(",", "."))
+#     draw_max_routing(z, dm, tr("avanti: …", "forward: …"), tr("gradiente in arrivo", "upstream gradient"))
+#     draw_max_routing(z, dm, tr("indietro: …", "backward: …"), dz=dz)
+
+def draw_two_uses_arrows(nodes, labels, centre="", backward=False, figsize=(4.8, 2)):
+    """A node used twice: two curved arrows between the boxes `nodes` (left, right), one per use; shows it.
+
+    The arrows run from left to right (forward) or, with `backward`, from right to left. The upper arrow
+    and its label `labels[0]` are PATH1 (orange), the lower ones PATH2 (blue); `centre` is written
+    between the boxes. Texts are the caller's (from tr()).
+    """
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.set_xlim(-0.6, 4.6)
+    ax.set_ylim(-1.25, 1.25)
+    ax.axis("off")
+    for name, x in zip(nodes, (0, 4)):
+        ax.text(x, 0, name, ha="center", va="center", family="monospace", fontsize=12,
+                bbox=dict(boxstyle="round,pad=0.4", fc="white", ec="0.3"))
+    start, end = (3.75, 0.25) if backward else (0.25, 3.75)
+    for up, colour, label, y in ((True, PATH1, labels[0], 1.05), (False, PATH2, labels[1], -1.05)):
+        rad = (0.45 if backward else -0.45) * (1 if up else -1)
+        ax.annotate("", xy=(end, 0), xytext=(start, 0),
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=2, mutation_scale=14,
+                                    connectionstyle=f"arc3,rad={rad}"))
+        ax.text(2, y, label, ha="center", va="center", color=colour, fontsize=11,
+                family="monospace" if backward else None)
+    ax.text(2, 0, centre, ha="center", va="center", family="monospace", fontsize=11)
+    plt.show()
+
+
+def draw_softmax_shift(z, titles, decimal=".", places=3):
+    """The rows `z` [r, c], an arrow "softmax →" and their softmax; shows it.
+
+    Each panel has its own colour scale (probabilities would look blank on the scale of the logits),
+    and the probabilities are written with `places` decimals, so they read alike. `titles`: the two
+    panels' (from tr()); `decimal`: the decimal mark.
+    """
+    import torch
+    z = torch.as_tensor(z, dtype=torch.float32)
+    r, c = z.shape
+    x_p = c + 2.8
+    fig, ax = canvas(x_p + 1.6 * c, rows=r, top=1.9)
+    draw_matrix_wide(ax, z, 0, titles[0], cell=1, decimal=decimal)
+    ax.text(c + 1.4, -r / 2, "softmax →", ha="center", va="center", fontsize=11)
+    _scale(ax)["cells"].clear()  # the logits keep their colours; the probabilities get a scale of their own
+    draw_matrix_wide(ax, z.softmax(1), x_p, titles[1], cell=1.6, decimal=decimal, places=places)
+    plt.show()
+
+
+def draw_max_routing(z, dm, heading, upstream="", dz=None):
+    """The max of each row of `z` [r, c], with the cell it picks outlined, and its gradient; shows it.
+
+    Without `dz`, the forward pass: `z` → its row maxima `m` [r, 1], and beside them the upstream
+    gradient `dm` [r, 1], captioned `upstream`. With `dz` (the gradient of `z`), the backward pass, read
+    from right to left: `dz` ← `dm`. Both figures share one colour scale (the largest |value| of `z` and
+    `dm`), so they can be compared. `heading`: the text above (from tr()).
+    """
+    import torch
+    z = torch.as_tensor(z, dtype=torch.float32).detach()
+    dm = torch.as_tensor(dm, dtype=torch.float32).detach().reshape(-1, 1)
+    r, c = z.shape
+    top = z.max(1)
+    picked = [(i, int(j)) for i, j in enumerate(top.indices)]
+    vmax = max(z.abs().max().item(), dm.abs().max().item())
+    if dz is None:
+        fig, ax = canvas(c + 7, rows=r, top=2.2, vmax=vmax)
+        draw_matrix_wide(ax, z, 0, f"z  [{r}, {c}]", cell=1, outline=picked, lw=3)
+        ax.text(c + 1, -r / 2, "max →", ha="center", va="center", fontsize=11)
+        draw_matrix_wide(ax, top.values.unsqueeze(1), c + 2, f"m  [{r}, 1]", cell=1)
+        draw_matrix_wide(ax, dm, c + 5.5, f"dm  [{r}, 1]", cell=1)
+        ax.text((c + 3) / 2, 1.1, heading, ha="center", fontsize=11)
+        ax.text(c + 6, 1.1, upstream, ha="center", fontsize=11)
+    else:
+        fig, ax = canvas(c + 4, rows=r, top=2.2, vmax=vmax)
+        # + 0.0 writes 0 instead of −0 (the product of 0 and a negative number)
+        draw_matrix_wide(ax, torch.as_tensor(dz).detach().float() + 0.0, 0, f"dz  [{r}, {c}]", cell=1,
+                         outline=picked, lw=3)
+        ax.text(c + 1.25, -r / 2, "←", ha="center", va="center", fontsize=16)
+        draw_matrix_wide(ax, dm, c + 2.5, f"dm  [{r}, 1]", cell=1)
+        ax.text((c + 4) / 2, 1.1, heading, ha="center", fontsize=11)
+    plt.show()
+
+
 # --- lesson 10: where the time of one step goes, line by line ------------------------------
 
 def draw_line_times(times_us, price_us, texts, colours=None, legend=None, figsize=(9, 7.5)):
@@ -1417,4 +1602,46 @@ def draw_transpose_product_left(dP, B, index, titles, legend):
     _frame(ax, xd, 0, [i], range(n), USES_STYLE)
     _frame(ax, 0, 0, [i], [k], ELEMENT_STYLE)
     _style_legend(ax, legend, line_counts, -rows - 0.5)
+    plt.show()
+
+
+# --- lesson 00: where tanh saturates, and where a batch's pre-activations fall ---
+#
+#     draw_tanh_bands(hpreact, hprebn, (tr("|x| > 3: tanh satura", "|x| > 3: saturated tanh"), …))
+
+def draw_tanh_bands(after, before, texts, edge=3.0, limit=6.5):
+    """tanh and its local derivative 1 − tanh² x, the bands |x| > `edge` in grey (top); the histograms of the
+    entries of `after` (filled, e.g. hpreact) and of `before` (outlined, e.g. hprebn) on the same x axis
+    (bottom); shows the figure. `texts` are the caller's, from tr(): the grey bands' label, the two titles
+    (top, bottom), the bottom's y label, and the labels of `after` and `before`. Decimal marks follow the
+    current language (the annotated value of 1 − tanh² at `edge` too).
+    """
+    import torch
+    from handgrad.i18n import get_language
+    band, top_title, bottom_title, ylabel, after_label, before_label = texts
+    mark = "," if get_language() == "it" else "."
+    x = torch.linspace(-limit, limit, 261)
+    d = 1 - torch.tanh(torch.tensor(edge)) ** 2
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.5, 5.5), sharex=True, height_ratios=[3, 2])
+    for ax in (top, bottom):
+        ax.axvspan(-limit, -edge, color="0.88")
+        ax.axvspan(edge, limit, color="0.88", label=band)
+        decimal_comma(ax, mark)
+    top.plot(x, torch.tanh(x), label="tanh x")
+    top.plot(x, 1 - torch.tanh(x) ** 2, label="1 − tanh² x")
+    top.axhline(0, color="0.7", lw=0.8)
+    top.plot([edge], [d], "o", color="C1")
+    top.annotate(f"1 − tanh² {edge:g} ≈ {d.item():.4f}".replace(".", mark), xy=(edge, d),
+                 xytext=(edge - 0.8, 0.45), fontsize=10, arrowprops=dict(arrowstyle="->", color="0.3"))
+    top.set_title(top_title, fontsize=11)
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=10)
+    bins = dict(bins=104, range=(-limit, limit))
+    bottom.hist(after.detach().flatten(), color="C2", label=after_label, **bins)
+    bottom.hist(before.detach().flatten(), color="C3", histtype="step", lw=1.5, label=before_label, **bins)
+    bottom.set_title(bottom_title, fontsize=11)
+    bottom.set_ylabel(ylabel, fontsize=11)
+    bottom.set_xlabel("x", fontsize=11)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=10)
+    bottom.set_xlim(-limit, limit)
+    plt.tight_layout()
     plt.show()
