@@ -55,8 +55,8 @@ MESSAGES = {
         "en": "[], a 0-dimensional tensor like torch.tensor(1.0)",
     },
     "hint_number": {
-        "it": " (un gradiente ha la forma di {name}: {shape})",
-        "en": " (a gradient has the shape of {name}: {shape})",
+        "it": ": un gradiente ha la forma di {name}, cioè {shape}",
+        "en": ": a gradient has the shape of {name}, that is {shape}",
     },
     "no_reference": {
         "it": "   {name} non è un tensore: cmp(name, dt, t) vuole come terzo argomento il tensore del forward pass",

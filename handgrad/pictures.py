@@ -1183,9 +1183,9 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
     with plt.rc_context({"font.size": 11}):
         fig, axes = plt.subplots(1, 4, figsize=figsize, sharey=True)
         for k, (ax, values, title) in enumerate(zip(axes, panels, titles)):
-            shift = -0.16 if k == 1 else 0.0  # in the second panel the stem stands beside each bar
+            shift = -0.2 if k == 1 else 0.0  # in the second panel the stem stands beside each bar
             xs = [i + shift for i in idx]
-            ax.bar(xs, values.tolist(), width=0.4 if k == 1 else 0.6, color="0.75" if k < 3 else "0.45",
+            ax.bar(xs, values.tolist(), width=0.35 if k == 1 else 0.6, color="0.75" if k < 3 else "0.45",
                    edgecolor="0.3", lw=0.8, zorder=2)
             ax.axhline(0, color="0.3", lw=0.8, zorder=1)
             for x, value in zip(xs, values.tolist()):
@@ -1200,7 +1200,7 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
         if mean_label:
             axes[0].annotate(mean_label, (len(v) - 0.3, float(v.mean())), xytext=(-2, 3), textcoords="offset points",
                              ha="right", va="bottom", fontsize=11, color=PATH2)
-        sx = [i + 0.3 for i in idx]  # clear of the bar's edge (i + 0.04), even for a dot at 0
+        sx = [i + 0.2 for i in idx]  # clear of the bar's edge (i - 0.025), even for a dot at 0
         axes[1].vlines(sx, 0, along.tolist(), colors=PATH1, lw=2, zorder=4)
         axes[1].plot(sx, along.tolist(), "o", color=PATH1, ms=7, zorder=5, label=component)
         for x, value in zip(sx, along.tolist()):
