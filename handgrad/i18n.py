@@ -99,7 +99,7 @@ MESSAGES = {
         "en": "   hint: you summed along the wrong dimension; for the shape {want} sum along {dims:dim}: {fix}",
     },
     "hint_transposed": {
-        "it": "   suggerimento: è la forma trasposta; manca (o c'è di troppo) un .T?",
+        "it": "   suggerimento: è la forma trasposta; manca un .T, o ce n'è uno di troppo?",
         "en": "   hint: that is the transposed shape; a .T missing (or one too many)?",
     },
     "dtype": {
@@ -131,7 +131,7 @@ MESSAGES = {
         "en": "   hint: it is the opposite of the right answer: check the sign",
     },
     "hint_scale": {
-        "it": "   suggerimento: è la risposta giusta moltiplicata per {factor:.4g}: manca o c'è di troppo un fattore?{overwritten}",
+        "it": "   suggerimento: è la risposta giusta moltiplicata per {factor:.4g}: manca un fattore, o ce n'è uno di troppo?{overwritten}",
         "en": "   hint: it is the right answer times {factor:.4g}: a factor missing or one too many?{overwritten}",
     },
     "overwritten": {
@@ -143,7 +143,7 @@ MESSAGES = {
         "en": "   {bad} of {total} entries are wrong",
     },
     "hint_transposed_values": {
-        "it": "   suggerimento: sono i valori giusti, ma trasposti: righe e colonne scambiate (manca o c'è di troppo un .T?)",
+        "it": "   suggerimento: sono i valori giusti, ma trasposti: righe e colonne scambiate (manca un .T, o ce n'è uno di troppo?)",
         "en": "   hint: these are the right values, transposed: rows and columns swapped (a .T missing or one too many?)",
     },
     "hint_one_wrong": {

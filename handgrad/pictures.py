@@ -54,6 +54,7 @@ def draw_matrix(ax, M, x0, title, ghost_cols=(), ghost_rows=(), col_labels=None,
     Ghost cells (columns `ghost_cols`, rows `ghost_rows`), lighter and dashed,
     are the copies broadcasting makes.  `vmax` fixes the colour scale of the
     whole axes (every matrix on it); without it the scale is shared by all of them.
+    Negative values get a typographic minus (−1), as in `draw_matrix_wide`.
     """
     M = M.detach().float()
     if M.dim() == 1:
@@ -69,7 +70,7 @@ def draw_matrix(ax, M, x0, title, ghost_cols=(), ghost_rows=(), col_labels=None,
                                   linestyle="--" if ghost else "-")
             ax.add_patch(patch)
             scale["cells"].append((patch, value))
-            ax.text(x0 + j + 0.5, -i - 0.5, f"{value:g}", ha="center", va="center", fontsize=11,
+            ax.text(x0 + j + 0.5, -i - 0.5, f"{value:g}".replace("-", "−"), ha="center", va="center", fontsize=11,
                     color="grey" if ghost else "black")
     ax.text(x0 + M.shape[1] / 2, 0.2, title, ha="center", va="bottom", fontsize=11)
     for j, label in enumerate(col_labels or []):
@@ -869,6 +870,119 @@ def draw_sum_then_copies(x, factor, d, headings, titles, notes, decimal="."):
         ax.annotate("", xy=(end, -0.5), xytext=(start, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
         ax.text((start + end) / 2, -0.9, note, ha="center", va="top", fontsize=11)
     plt.show()
+
+
+# --- lesson 09: the loss curve, batch statistics against the whole set's, first letters --------------
+#
+#     draw_loss_curve(lossi, (band, tr("media su {window} passi", "mean over {window} steps"), lr_label, xlabel, title))
+#     draw_batch_statistics(whole, [(tr("batch A", "batch A"), batch_a), ...], texts)
+#     draw_first_letters(before, after, [itos[i] for i in range(27)], texts)
+
+def draw_loss_curve(lossi, texts, figsize=(9, 4)):
+    """The log10 of the loss at every step (`lossi`), in windows of consecutive steps; shows the figure.
+
+    Short windows at the start, where the loss falls fastest (the first step on its own, then 2, 7, 20, 70
+    steps), then one fiftieth of the steps each. The line is the mean of each window (of the log10 values, the
+    plot's scale), the grey band holds its middle 80 % (10 % left out at each end), the dashed line marks the
+    halfway step, where the learning rate drops. The right-hand axis reads the same scale in loss units.
+    `texts`: (band, mean — "{window}" becomes the window length, lr drop, x label, title).
+    """
+    import numpy as np
+    import torch
+    band, mean_label, lr_label, xlabel, title = texts
+    window = max(1, len(lossi) // 50)
+    edges = [e for e in (0, 1, 3, 10, 30, 100) if e < window] + list(range(window, len(lossi) + 1, window))
+    values = torch.tensor(lossi)
+    middle, mean, low, high = [], [], [], []
+    for start, end in zip(edges, edges[1:]):
+        chunk = values[start:end]
+        middle.append((start + end - 1) / 2)
+        mean.append(chunk.mean().item())
+        low.append(chunk.quantile(0.1).item())
+        high.append(chunk.quantile(0.9).item())
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.fill_between(middle, low, high, color="0.85", label=band)
+    ax.plot(middle, mean, color="tab:blue", linewidth=2, label=mean_label.format(window=window))
+    ax.axvline(len(lossi) // 2, color="0.3", linestyle="--", linewidth=1, label=lr_label)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel("log10(loss)", fontsize=11)
+    ax.set_title(title, fontsize=12)
+    right = ax.secondary_yaxis("right", functions=(lambda y: 10 ** y, lambda v: np.log10(np.maximum(v, 1e-9))))
+    right.set_ylabel("loss", fontsize=11)
+    for axis in (ax, right):
+        axis.tick_params(labelsize=10)
+    decimal_comma(ax)
+    decimal_comma(right, which="y")
+    ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False)
+    plt.show()
+
+
+def draw_batch_statistics(whole, batches, texts, figsize=(10, 5)):
+    """Each unit's batchnorm mean and variance: the whole training set's (x) against a few batches' (y).
+
+    `whole` maps "bnmean" and "bnvar" to one value per unit; `batches` is a list of (label, the same dict for
+    one batch). One dot per unit and batch, a thin grey line joining the dots of the same unit (how far two
+    batches disagree), the diagonal where batch and whole set agree. The variance is on a log scale, where
+    equal distances are equal ratios. `texts`: dict with "titles" (mean, variance), "xlabel" and "ylabel"
+    (each written after the name, bnmean or bnvar), "same" (the diagonal) and "suptitle".
+    """
+    colours = ("tab:blue", "tab:orange", "tab:green")
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    for ax, name, title in zip(axes, ("bnmean", "bnvar"), texts["titles"]):
+        x = whole[name].flatten()
+        ys = [stats[name].flatten() for _, stats in batches]
+        lo = min([x.min().item()] + [y.min().item() for y in ys])
+        hi = max([x.max().item()] + [y.max().item() for y in ys])
+        if len(ys) > 1:
+            import torch
+            stacked = torch.stack(ys)
+            ax.vlines(x, stacked.amin(0), stacked.amax(0), color="0.75", linewidth=0.8, zorder=1)
+        for (label, _), y, colour in zip(batches, ys, colours):
+            ax.scatter(x, y, s=12, color=colour, label=label, zorder=2)
+        ax.plot([lo, hi], [lo, hi], color="0.3", linestyle="--", linewidth=1, label=texts["same"], zorder=3)
+        ax.set_xlabel(f"{name} {texts['xlabel']}", fontsize=11)
+        ax.set_ylabel(f"{name} {texts['ylabel']}", fontsize=11)
+        ax.set_title(title, fontsize=12)
+        if name == "bnvar":
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(lo / 1.15, hi * 1.15)
+            ax.set_ylim(lo / 1.15, hi * 1.15)
+            ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if lo / 1.15 <= t <= hi * 1.15]
+            ax.set_xticks(ticks)
+            ax.set_yticks(ticks)
+            ax.minorticks_off()
+        ax.tick_params(labelsize=10)
+        decimal_comma(ax)
+        ax.legend(fontsize=10, loc="upper left")
+    fig.suptitle(texts["suptitle"], fontsize=12)
+    fig.tight_layout()
+    plt.show()
+
+
+def draw_first_letters(before, after, chars, texts, figsize=(10, 3.8)):
+    """The probability of each character after the context "...", before (grey) and after (blue) training.
+
+    `before`, `after`: one probability per character of `chars`; a dashed line marks 1/len(chars), every
+    character equally likely. `texts`: (before label, after label, the dashed line, x label, y label).
+    """
+    import numpy as np
+    before_label, after_label, even_label, xlabel, ylabel = texts
+    x = np.arange(len(chars))
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.bar(x - 0.2, before, width=0.4, color="0.6", label=before_label)
+    ax.bar(x + 0.2, after, width=0.4, color="tab:blue", label=after_label)
+    ax.axhline(1 / len(chars), color="0.3", linestyle="--", linewidth=1, label=even_label)
+    ax.set_xticks(x, chars, fontsize=11)
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel(ylabel, fontsize=11)
+    ax.tick_params(axis="y", labelsize=10)
+    decimal_comma(ax, which="y")
+    ax.legend(fontsize=10)
+    fig.tight_layout()
+    plt.show()
+
+
 # --- lesson 03: a map of values that are all >= 0 ----------------------------------
 #
 #     draw_positive_heatmap(counts.grad - dcounts2, tr("l'errore: …", "the error: …"), xlabel, ylabel, tr(",", "."))
@@ -1507,19 +1621,22 @@ def draw_line_times(times_us, price_us, texts, colours=None, legend=None, figsiz
 #
 #     draw_matrix_wide(ax, b - 0.1 * db_nokeep, 10.2, "[3, 3]", decimal=tr(",", "."), outline=[(0, 0), (1, 1)])
 
-def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, ghost_cols=(), places=None):
+def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, ghost_cols=(), places=None,
+                     own_scale=False):
     """`draw_matrix` with cells `cell` units wide, on the axes' shared colour scale, for numbers like −2.7.
 
     Values get up to 3 significant digits, the decimal mark `decimal` (tr(",", ".")) and a typographic
     minus; `outline` is [(row, col)] of cells to frame (line width `lw`); columns `ghost_cols` are drawn
     as broadcast copies (light, dashed), as in `draw_matrix`. With `places`, every value is written with
     that many decimals instead (0.710, 0.077, 0.398), so numbers of different sizes read alike.
-    Returns the x just right of it.
+    With `own_scale=True` the panel leaves the shared scale and gets its own (its largest |value|),
+    for panels whose numbers differ in size by a factor of ten or more. Returns the x just right of it.
     """
     M = M.detach().float()
     if M.dim() == 1:
         M = M.unsqueeze(0)
     scale = _scale(ax)
+    own = {"vmax": max(abs(M).max().item(), 1e-12), "cells": []}
     for i in range(M.shape[0]):
         for j in range(M.shape[1]):
             value = M[i, j].item()
@@ -1527,7 +1644,7 @@ def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, 
             patch = plt.Rectangle((x0 + j * cell, -i - 1), cell, 1, edgecolor="grey", alpha=0.3 if ghost else 1.0,
                                   linestyle="--" if ghost else "-")
             ax.add_patch(patch)
-            scale["cells"].append((patch, value))
+            (own if own_scale else scale)["cells"].append((patch, value))
             shown = (_shown(round(value, 6), decimal) if places is None
                      else f"{value:.{places}f}".replace(".", decimal).replace("-", "−"))
             ax.text(x0 + (j + 0.5) * cell, -i - 0.5, shown, ha="center", va="center",
@@ -1536,6 +1653,8 @@ def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, 
         ax.add_patch(plt.Rectangle((x0 + j * cell + 0.05, -i - 1 + 0.05), cell - 0.1, 0.9, fill=False,
                                    edgecolor="black", lw=lw, zorder=3))
     ax.text(x0 + M.shape[1] * cell / 2, 0.2, title, ha="center", va="bottom", fontsize=11)
+    for patch, value in own["cells"]:
+        patch.set_facecolor(plt.get_cmap(CMAP)(0.5 + 0.4 * max(-1.0, min(1.0, value / own["vmax"]))))
     _recolour(ax)
     return x0 + M.shape[1] * cell
 
