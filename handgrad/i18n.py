@@ -168,6 +168,10 @@ MESSAGES = {
         "it": "   il numero di elementi torna, ma {guess} ha {k} e {of} ha {m}: anche una dimensione di lunghezza 1 conta.",
         "en": "   the number of elements is right, but {guess} has {k} and {of} has {m}: a dimension of length 1 still counts.",
     },
+    "shape_not_tuple": {
+        "it": "   una forma è una tupla, con una lunghezza per dimensione: (32, 27) per una matrice, (32,) per un vettore, () per uno scalare; {guess} non lo è.",
+        "en": "   a shape is a tuple, one length per dimension: (32, 27) for a matrix, (32,) for a vector, () for a scalar; {guess} is not one.",
+    },
     "shape_wrong": {
         "it": "{name}: {guess} non è la forma giusta. Ricorda: {name} ha sempre la forma di {of}.",
         "en": "{name}: {guess} is not the right shape. Remember: {name} always has the shape of {of}.",

@@ -22,7 +22,9 @@ def check_shape(name, guess, t, of=None):
         print(say("shape_right", name=name, shape=tuple(guess)))
     else:
         print(say("shape_wrong", name=name, guess=guess, of=of))
-        if _same_count_other_dims(guess, t.shape):  # (1,) for a scalar, (27,) for [1, 27]
+        if not isinstance(guess, (tuple, list)):  # 1, 32, or a tensor: not a shape at all
+            print(say("shape_not_tuple", guess=guess))
+        elif _same_count_other_dims(guess, t.shape):  # (1,) for a scalar, (27,) for [1, 27]
             print(say("shape_dims", guess=guess, k=_dimensions(len(tuple(guess))), of=of, m=_dimensions(t.dim())))
 
 

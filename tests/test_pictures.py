@@ -47,7 +47,10 @@ def test_check_shape_names_the_tensor_given_with_of(capsys):
 
 def test_check_shape_takes_a_guess_that_is_not_a_shape_as_wrong(capsys):
     check_shape("db", 3, B)
-    assert "is not the right shape" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "is not the right shape" in out and "a shape is a tuple" in out and "3 is not one" in out
+    check_shape("db", (1, 3), B)
+    assert "a shape is a tuple" not in capsys.readouterr().out
 
 
 def test_draw_matrix_shares_one_colour_scale_per_figure():
