@@ -1659,6 +1659,82 @@ def draw_matrix_wide(ax, M, x0, title, cell=1.5, decimal=".", outline=(), lw=2, 
     return x0 + M.shape[1] * cell
 
 
+# --- lesson 02: three figures of the lesson, each drawn and shown by one call -----------------------------
+#
+#     draw_bias_round_trip(bias, dz, (tr("avanti: …", "forward: …"), tr("indietro: …", "backward: …")),
+#                          tr("copie", "copies"), tr("Σ colonna per colonna", "Σ column by column"))
+#     draw_sum_duality(x, ds, (tr("avanti: …", "forward: …"), tr("indietro: …", "backward: …")),
+#                      tr("Σ riga per riga", "Σ row by row"))
+#     draw_probs_crop(counts, counts_sum_inv, probs, tr("…", "…"), tr("…", "…"), decimal=tr(",", "."))
+
+def _with_shape(name, M):
+    return f"{name}  [{', '.join(str(n) for n in M.shape)}]"
+
+
+def draw_bias_round_trip(bias, dz, headings, copies, note):
+    """Forward, the 1-D `bias` [c], an arrow and its m copies; backward, `dz` [m, c] and, under it, its
+    column sums dz.sum(0) [c]; one colour scale; shows it. Texts from tr(): `headings` (forward, backward),
+    `copies` (the copies' title, before their shape), `note` (beside the sum)."""
+    m, c = dz.shape
+    xd = 2 * c + 3.5
+    fig, ax = canvas(xd + c + 3.7, rows=m + 2, top=2.2)
+    ax.text(c + 0.6, 1.1, headings[0], ha="center", va="bottom", fontsize=11)
+    ax.text(xd + c / 2 + 1.4, 1.1, headings[1], ha="center", va="bottom", fontsize=11)
+    draw_matrix(ax, bias, 0, _with_shape("bias", bias))
+    ax.annotate("", xy=(c + 1.1, -0.5), xytext=(c + 0.2, -0.5), arrowprops=dict(arrowstyle="->", color="grey"))
+    draw_matrix(ax, bias.expand(m, c), c + 1.2, f"{copies}  [{m}, {c}]", ghost_rows=range(1, m))
+    ax.plot([2 * c + 2.2] * 2, [-m - 2.6, 2.0], color="lightgrey")
+    draw_matrix(ax, dz, xd, _with_shape("dz", dz))
+    for j in range(c):
+        ax.annotate("", xy=(xd + 0.5 + j, -m - 0.95), xytext=(xd + 0.5 + j, -m - 0.05),
+                    arrowprops=dict(arrowstyle="->", color="grey"))
+    ax.text(xd + c + 0.2, -m - 0.5, note, ha="left", va="center", fontsize=11)
+    draw_matrix_at(ax, dz.sum(0), xd, -m - 1.0, "")
+    ax.text(xd + c + 0.2, -m - 1.5, f"dbias  [{c}]", ha="left", va="center", fontsize=11)
+    plt.show()
+
+
+def draw_sum_duality(x, ds, headings, note):
+    """Forward, `x` [m, c] summed row by row into s [m, 1]; backward, the column `ds` [m, 1] replicated into
+    dx [m, c] (ghost columns); one colour scale; shows it. Texts from tr(): `headings` (forward, backward),
+    `note` (under the sum's arrows)."""
+    x, ds = x.detach().float(), ds.detach().float()
+    m, c = x.shape
+    s, dx = x.sum(1, keepdim=True), ds.expand(m, c)
+    fig, ax = canvas(2 * c + 7.8, top=2.2)
+    ax.text(c - 0.25, 1.2, headings[0], ha="center", va="bottom", fontsize=11)
+    ax.text(c + 8.0, 1.2, headings[1], ha="center", va="bottom", fontsize=11)
+    draw_matrix(ax, x, 0, _with_shape("x", x))
+    for i in range(m):
+        ax.annotate("", xy=(c + 2.4, -i - 0.5), xytext=(c + 0.2, -i - 0.5),
+                    arrowprops=dict(arrowstyle="->", color="grey"))
+    ax.text(c + 1.3, -m - 0.15, note, ha="center", va="top", fontsize=10)
+    draw_matrix(ax, s, c + 2.5, _with_shape("s", s))
+    ax.plot([c + 4.1] * 2, [-m - 0.4, 2.2], color="lightgrey")
+    draw_matrix(ax, ds, c + 4.75, _with_shape("ds", ds))
+    for i in range(m):
+        ax.annotate("", xy=(c + 7.15, -i - 0.5), xytext=(c + 5.95, -i - 0.5),
+                    arrowprops=dict(arrowstyle="->", color="grey"))
+    draw_matrix(ax, dx, c + 7.25, _with_shape("dx", dx), ghost_cols=range(1, c))
+    plt.show()
+
+
+def draw_probs_crop(counts, counts_sum_inv, probs, heading, note, decimal=".", k=3):
+    """`probs = counts * counts_sum_inv` on a crop: the first `k` rows (and `k` columns of counts and probs),
+    values with 3 decimals, each panel on its own colour scale; shows it. Texts from tr(): `heading` (what the
+    crop is) and, under it, `note` (that the colours do not compare across panels)."""
+    fig, ax = canvas(5.6 * k, top=2.2)
+    ax.text(2.8 * k, 1.2, f"{heading}\n{note}", ha="center", va="bottom", fontsize=11)
+    options = dict(cell=1.6, decimal=decimal, places=3, own_scale=True)
+    right = draw_matrix_wide(ax, counts[:k, :k], 0, _with_shape("counts", counts), **options)
+    ax.text(right + 0.6, -1.5, "×", ha="center", va="center", fontsize=16)
+    right = draw_matrix_wide(ax, counts_sum_inv[:k].expand(k, k), right + 1.2,
+                             _with_shape("counts_sum_inv", counts_sum_inv), ghost_cols=range(1, k), **options)
+    ax.text(right + 0.6, -1.5, "=", ha="center", va="center", fontsize=16)
+    draw_matrix_wide(ax, probs[:k, :k], right + 1.2, _with_shape("probs", probs), **options)
+    plt.show()
+
+
 # --- lesson 07: the cross-entropy's eight-step chain against its one-jump formula -----------------------
 #
 #     draw_cross_entropy_routes(tr("lezioni 01–03: …", "lessons 01–03: …"), tr("questa lezione: …", "this lesson: …"))
