@@ -1118,13 +1118,15 @@ def draw_fd_errors(epsilons, errors, texts, models=None, figsize=(8, 4.4)):
     """The error of a finite difference against its step ε, log-log, one line per way of computing it.
 
     `errors` maps a label to the errors (one per ε); `models` maps some of those labels to (label, model
-    errors), drawn dashed in that curve's colour. `texts`: x label, y label.
+    errors), drawn dashed in that curve's colour. `texts`: x label, y label. The first curve is drawn on top,
+    with hollow circles, so that where it lies on another one both stay visible.
     """
     xlabel, ylabel = texts
     fig, ax = plt.subplots(figsize=figsize)
     colours = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
-    for (label, errs), colour in zip(errors.items(), colours):
-        ax.plot(epsilons, [max(e, 1e-17) for e in errs], marker="o", ms=3.5, lw=1.5, color=colour, label=label)
+    for k, ((label, errs), colour) in enumerate(zip(errors.items(), colours)):
+        style = dict(ms=7, mfc="none", mew=1.3, lw=1.2, zorder=3) if k == 0 else dict(ms=3.5, lw=1.5)
+        ax.plot(epsilons, [max(e, 1e-17) for e in errs], marker="o", color=colour, label=label, **style)
         if label in (models or {}):
             model_label, model = models[label]
             ax.plot(epsilons, model, color=colour, lw=1.3, linestyle="--", alpha=0.8, label=model_label)
@@ -1429,6 +1431,7 @@ def draw_transpose_product(A, dP, index, titles, legend):
 # --- lesson 03: a node used twice, its two contributions summed --------------------
 #
 #     draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, copy_label=tr("copia", "copy"), decimal=tr(",", "."))
+#     draw_two_uses_max(x, d_max, d_direct, names, headings, legend, route_label=tr("instrada", "route"), …)
 
 def draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, sum_label=".sum(1)", copy_label="copy",
                       decimal="."):
@@ -1442,14 +1445,33 @@ def draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, sum_label=".s
     its sum, full gradient, direct contribution, contribution through the sum, d_sum), `headings`
     (forward, backward), `legend` (the orange path, the blue path); `decimal` is the decimal mark.
     """
+    _two_uses(x, d_sum, d_direct, names, headings, legend, sum_label, copy_label, decimal, routed=False)
+
+
+def draw_two_uses_max(x, d_max, d_direct, names, headings, legend, max_label=".max(1)", route_label="route",
+                      decimal="."):
+    """`draw_two_uses_sum` with the row max instead of the row sum: `x` used directly and through its max.
+
+    Top row (forward): `x`, its max cells outlined, → its row maxima [m, 1]. Bottom row (backward): the
+    column `d_max` [m, 1] goes only to the outlined cell of each row (one_hot · d_max, the rest 0), and
+    is added to the direct contribution `d_direct` [m, c]. Same arguments as `draw_two_uses_sum`.
+    """
+    _two_uses(x, d_max, d_direct, names, headings, legend, max_label, route_label, decimal, routed=True)
+
+
+def _two_uses(x, d_sum, d_direct, names, headings, legend, sum_label, copy_label, decimal, routed):
     import torch
     x = torch.as_tensor(x, dtype=torch.float32)
     d_sum = torch.as_tensor(d_sum, dtype=torch.float32).reshape(-1, 1)
     d_direct = torch.as_tensor(d_direct, dtype=torch.float32)
     m, c = x.shape
-    d_through = d_sum.expand(m, c)
+    picked = [(i, int(j)) for i, j in enumerate(x.max(1).indices)] if routed else []
+    if routed:
+        d_through = torch.nn.functional.one_hot(x.max(1).indices, num_classes=c) * d_sum + 0.0
+    else:
+        d_through = d_sum.expand(m, c)
     total = d_through + d_direct
-    gap = 1.4
+    gap = 2.0 if routed else 1.4  # room for the routed panel's longer name
     x_total, x_direct = 0.0, c + gap
     x_through = x_direct + c + gap
     x_col = x_through + c + 3.4
@@ -1458,13 +1480,16 @@ def draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, sum_label=".s
     depth = -y_back + m + 1.6
     fig, ax = canvas(width, rows=depth - 0.9, top=0.9)
 
-    def cells(M, x0, y0, title, ghost_cols=(), frame=None):
+    def cells(M, x0, y0, title, ghost_cols=(), frame=None, outline=()):
         M = M.detach().float()
         for i in range(M.shape[0]):
             for j in range(M.shape[1]):
                 ghost = j in ghost_cols
                 ax.add_patch(plt.Rectangle((x0 + j, y0 - i - 1), 1, 1, facecolor="white", edgecolor="0.55",
                                            lw=1, linestyle="--" if ghost else "-"))
+                if (i, j) in outline:
+                    ax.add_patch(plt.Rectangle((x0 + j + 0.06, y0 - i - 0.94), 0.88, 0.88, fill=False,
+                                               edgecolor="black", lw=2.5, zorder=3))
                 text = _shown(M[i, j].item(), decimal)
                 ax.text(x0 + j + 0.5, y0 - i - 0.5, text, ha="center", va="center",
                         fontsize=11 if len(text) <= 3 else 10, color="0.55" if ghost else "black")
@@ -1480,16 +1505,17 @@ def draw_two_uses_sum(x, d_sum, d_direct, names, headings, legend, sum_label=".s
                 family="monospace")
 
     ax.text(x_through - 0.5, -m / 2, headings[0], ha="right", va="center", fontsize=11, linespacing=1.4)
-    cells(x, x_through, 0.0, names[0])
+    cells(x, x_through, 0.0, names[0], outline=picked)
     arrow(x_through + c + 0.3, x_col - 0.3, -m / 2, sum_label, PATH1)
-    cells(x.sum(1, keepdim=True), x_col, 0.0, names[1], frame=PATH1)
+    cells(x.max(1, keepdim=True).values if routed else x.sum(1, keepdim=True), x_col, 0.0, names[1], frame=PATH1)
     ax.plot([-0.1, width + 0.1], [-m - 1.2] * 2, color="lightgrey")
     ax.text(width / 2, -m - 1.45, headings[1], ha="center", va="top", fontsize=11)
     cells(total, x_total, y_back, names[2], frame="black")
     ax.text(x_direct - gap / 2, y_back - m / 2, "=", ha="center", va="center", fontsize=16)
     cells(d_direct, x_direct, y_back, names[3], frame=PATH2)
     ax.text(x_through - gap / 2, y_back - m / 2, "+", ha="center", va="center", fontsize=16)
-    cells(d_through, x_through, y_back, names[4], ghost_cols=range(1, c), frame=PATH1)
+    cells(d_through, x_through, y_back, names[4], ghost_cols=() if routed else range(1, c), frame=PATH1,
+          outline=picked)
     arrow(x_col - 0.3, x_through + c + 0.3, y_back - m / 2, copy_label, PATH1)
     cells(d_sum, x_col, y_back, names[5], frame=PATH1)
     handles = [Line2D([], [], color=colour, lw=3, label=text) for colour, text in zip((PATH1, PATH2), legend)]
@@ -1571,6 +1597,8 @@ def draw_max_routing(z, dm, heading, upstream="", dz=None):
         draw_matrix_wide(ax, z, 0, f"z  [{r}, {c}]", cell=1, outline=picked, lw=3)
         ax.text(c + 1, -r / 2, "max →", ha="center", va="center", fontsize=11)
         draw_matrix_wide(ax, top.values.unsqueeze(1), c + 2, f"m  [{r}, 1]", cell=1)
+        # a line keeps the forward pass (left) apart from the upstream gradient, which belongs to the backward
+        ax.plot([c + 4.25] * 2, [-r - 0.2, 2.0], color="lightgrey")
         draw_matrix_wide(ax, dm, c + 5.5, f"dm  [{r}, 1]", cell=1)
         ax.text((c + 3) / 2, 1.1, heading, ha="center", fontsize=11)
         ax.text(c + 6, 1.1, upstream, ha="center", fontsize=11)
