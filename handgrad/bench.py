@@ -182,7 +182,7 @@ def step_optimised(P, Xb, Yb, lr=LR, buf=None):
     # forward: every line writes into one buffer, and the next line works on it in place
     embcat = torch.index_select(C, 0, idx, out=out("emb")).view(n, -1)
     hprebn = torch.addmm(b1, embcat, W1, out=out("hprebn"))
-    # the variance from the deviations, as the lecture's forward does (var(0) is a slow kernel)
+    # the variance from the deviations, as in lesson 00's atomic forward pass (var(0) is slow)
     bndiff = hprebn.sub_(hprebn.mean(0, keepdim=True))
     bnvar = torch.mul(bndiff, bndiff, out=out("hh")).sum(0, keepdim=True).mul_(1.0 / (n - 1))
     bnvar_inv = bnvar.add_(EPS).rsqrt_()
