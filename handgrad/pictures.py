@@ -936,9 +936,9 @@ def draw_batch_statistics(whole, batches, texts, figsize=(10, 5)):
         if len(ys) > 1:
             import torch
             stacked = torch.stack(ys)
-            ax.vlines(x, stacked.amin(0), stacked.amax(0), color="0.75", linewidth=0.8, zorder=1)
+            ax.vlines(x, stacked.amin(0), stacked.amax(0), color="0.55", linewidth=1.0, zorder=1)
         for (label, _), y, colour in zip(batches, ys, colours):
-            ax.scatter(x, y, s=12, color=colour, label=label, zorder=2)
+            ax.scatter(x, y, s=14, color=colour, alpha=0.6, linewidths=0, label=label, zorder=2)
         ax.plot([lo, hi], [lo, hi], color="0.3", linestyle="--", linewidth=1, label=texts["same"], zorder=3)
         ax.set_xlabel(f"{name} {texts['xlabel']}", fontsize=11)
         ax.set_ylabel(f"{name} {texts['ylabel']}", fontsize=11)
