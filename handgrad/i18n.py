@@ -135,7 +135,7 @@ MESSAGES = {
         "en": "   hint: it is the right answer times {factor:.4g}: a factor missing or one too many?{overwritten}",
     },
     "overwritten": {
-        "it": " O un contributo sovrascritto con = invece che sommato con +=?",
+        "it": " Oppure hai sovrascritto un contributo con = invece di sommarlo con +=?",
         "en": " Or a contribution overwritten with = instead of added with +=?",
     },
     "hint_rows": {
