@@ -1699,6 +1699,21 @@ def _with_shape(name, M):
     return f"{name}  [{', '.join(str(n) for n in M.shape)}]"
 
 
+def draw_broadcast_product(a, other, product, titles, ghost_cols=(), ghost_rows=()):
+    """Lesson 02's picture of `a * other`: `a`, `other` replicated by broadcasting (copies dashed), the product.
+
+    `other` is the already expanded tensor (`b.expand(3, 3)`), so the copies can be
+    drawn; `titles` are the three matrices' titles. One colour scale for all three.
+    """
+    fig, ax = canvas(11)
+    draw_matrix(ax, a, 0, titles[0])
+    ax.text(3.5, -1.5, "×", ha="center", va="center", fontsize=16)
+    draw_matrix(ax, other, 4, titles[1], ghost_cols=ghost_cols, ghost_rows=ghost_rows)
+    ax.text(7.5, -1.5, "=", ha="center", va="center", fontsize=16)
+    draw_matrix(ax, product, 8, titles[2])
+    plt.show()
+
+
 def draw_bias_round_trip(bias, dz, headings, copies, note):
     """Forward, the 1-D `bias` [c], an arrow and its m copies; backward, `dz` [m, c] and, under it, its
     column sums dz.sum(0) [c]; one colour scale; shows it. Texts from tr(): `headings` (forward, backward),
