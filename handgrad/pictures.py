@@ -1216,6 +1216,7 @@ def draw_secants(f, x, eps, texts, decimal=None):
 #     draw_projection(dxhat, xhat, s, titles, arrows, decimal=tr(",", "."))
 
 PATH3 = "tab:green"  # a third path, after PATH1 (orange) and PATH2 (blue)
+PROJECTION = "tab:purple"  # lesson 08's component along x̂: not a path, so none of the path colours
 
 
 def draw_paths_graph(nodes, edges, legend, figsize=(6, 2.4), fontsize=11):
@@ -1285,7 +1286,7 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
     """Lesson 08: ∂L/∂x as a projection of v = γ·∂L/∂y, in four bar panels (v, mean removed, component along
     x̂ removed, times s), one per step; `titles` has four texts, `arrows` the three between the panels.
 
-    In the second panel the component along x̂ is drawn as orange stems with a dot, beside each bar, so that
+    In the second panel the component along x̂ is drawn as purple stems with a dot, beside each bar, so that
     it cannot be mistaken for more bars. Texts are the caller's (tr()).
     """
     import torch
@@ -1317,11 +1318,11 @@ def draw_projection(v, xhat, s, titles, arrows, component="", mean_label="", dec
             axes[0].annotate(mean_label, (len(v) - 0.3, float(v.mean())), xytext=(-2, 3), textcoords="offset points",
                              ha="right", va="bottom", fontsize=11, color=PATH2)
         sx = [i + 0.2 for i in idx]  # clear of the bar's edge (i - 0.025), even for a dot at 0
-        axes[1].vlines(sx, 0, along.tolist(), colors=PATH1, lw=2, zorder=4)
-        axes[1].plot(sx, along.tolist(), "o", color=PATH1, ms=7, zorder=5, label=component)
+        axes[1].vlines(sx, 0, along.tolist(), colors=PROJECTION, lw=2, zorder=4)
+        axes[1].plot(sx, along.tolist(), "o", color=PROJECTION, ms=7, zorder=5, label=component)
         for x, value in zip(sx, along.tolist()):
             axes[1].annotate(_shown(round(value, 6), decimal), (x, value), xytext=(6, 0), textcoords="offset points",
-                             ha="left", va="center", fontsize=10, color=PATH1, zorder=5)
+                             ha="left", va="center", fontsize=10, color=PROJECTION, zorder=5)
         if component:
             axes[1].legend(loc="upper left", frameon=False, fontsize=10, handlelength=1.0)
         axes[0].set_ylim(-1.3 * top, 1.3 * top)
